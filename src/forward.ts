@@ -1,0 +1,222 @@
+// Ordinary (non-upgrade) requests: the client's request is streamed to the API server through
+// the shared keep-alive pool and the answer streamed back, chunk by chunk with backpressure.
+// The steps, in order: request headers → credentials → dispatch → response headers → body.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createGunzip, type Gunzip } from 'node:zlib';
+import type { Dispatcher } from 'undici';
+import type { Credentials } from './credentials.js';
+import { connectionTokens, isHopByHop } from './headers.js';
+import * as log from './log.js';
+import { describeUpstreamError } from './errors.js';
+import type { Upstream } from './upstream.js';
+
+export interface ForwardContext {
+  upstream: Upstream;
+  credentials: Credentials;
+  /** Leave Accept-Encoding alone (--disable-compression / kubeconfig disable-compression). */
+  disableCompression: boolean;
+  /** Sent when the client sends no User-Agent, as client-go fills in kubectl's. */
+  userAgent: string;
+}
+
+interface OutgoingRequest {
+  headers: string[];
+  /** True when kproxy asked for gzip and must decode it for the client. */
+  decodeGzip: boolean;
+}
+
+/** Step 1: the client's headers minus hop-by-hop ones, plus Host, X-Forwarded-For and credentials. */
+export function outgoingHeaders(req: IncomingMessage, ctx: ForwardContext, opts?: { upgrade: boolean }): OutgoingRequest {
+  const raw = req.rawHeaders;
+  const listed = connectionTokens(raw);
+  const out: string[] = ['host', ctx.upstream.hostHeader];
+  let hasAuth = false;
+  let hasImpersonateUser = false;
+  let hasAcceptEncoding = false;
+  let hasUserAgent = false;
+  let forwardedFor: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower, value, listed)) continue;
+    switch (lower) {
+      case 'host':
+      // Node already answered `Expect: 100-continue`; undici refuses to send it again.
+      case 'expect':
+        continue;
+      case 'x-forwarded-for':
+        forwardedFor = forwardedFor === undefined ? value : forwardedFor + ', ' + value;
+        continue;
+      case 'authorization':
+        hasAuth = true;
+        break;
+      case 'impersonate-user':
+        hasImpersonateUser = true;
+        break;
+      case 'accept-encoding':
+        hasAcceptEncoding = true;
+        break;
+      case 'user-agent':
+        hasUserAgent = true;
+        break;
+    }
+    out.push(name, value);
+  }
+  // Go's ReverseProxy appends the peer address; a unix socket peer has none.
+  const peer = req.socket.remoteAddress;
+  if (peer) out.push('X-Forwarded-For', forwardedFor === undefined ? peer : forwardedFor + ', ' + peer);
+  else if (forwardedFor !== undefined) out.push('X-Forwarded-For', forwardedFor);
+  if (!hasUserAgent) out.push('User-Agent', ctx.userAgent);
+  // A client's own Authorization and Impersonate-User win, as in client-go's round trippers.
+  if (!hasAuth) {
+    const auth = ctx.credentials.authorization();
+    if (auth) out.push('Authorization', auth);
+  }
+  if (!hasImpersonateUser) for (const h of ctx.credentials.impersonation) out.push(h);
+  // Go's transport asks for gzip and decodes it itself, except on an upgrade connection.
+  const decodeGzip = !hasAcceptEncoding && !ctx.disableCompression && !opts?.upgrade;
+  if (decodeGzip) out.push('Accept-Encoding', 'gzip');
+  return { headers: out, decodeGzip };
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Sends a one-line plain-text error the way kubectl's responder does (http.Error). */
+export function sendError(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = message + '\n';
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** Step 4: response headers minus hop-by-hop ones, kept as a flat list so repeats survive. */
+function responseHeaders(raw: Buffer[], decoding: { gzip: boolean }): string[] {
+  const strs: string[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) strs[i] = raw[i]!.toString('latin1');
+  const listed = connectionTokens(strs);
+  let gzip = false;
+  for (let i = 0; i < strs.length; i += 2) {
+    if (strs[i]!.toLowerCase() === 'content-encoding' && strs[i + 1]!.trim().toLowerCase() === 'gzip') gzip = true;
+  }
+  decoding.gzip = decoding.gzip && gzip;
+  const out: string[] = [];
+  for (let i = 0; i < strs.length; i += 2) {
+    const lower = strs[i]!.toLowerCase();
+    if (isHopByHop(lower, strs[i + 1]!, listed)) continue;
+    if (decoding.gzip && (lower === 'content-encoding' || lower === 'content-length')) continue;
+    out.push(strs[i]!, strs[i + 1]!);
+  }
+  return out;
+}
+
+/** Starts forwarding; the returned function ends the response cleanly (used at shutdown). */
+export function forward(req: IncomingMessage, res: ServerResponse, target: string, ctx: ForwardContext): () => void {
+  const { headers, decodeGzip } = outgoingHeaders(req, ctx);
+  const decoding = { gzip: decodeGzip };
+  let abort: ((err?: Error) => void) | undefined;
+  let gunzip: Gunzip | undefined;
+  let resume: (() => void) | undefined;
+  let finished = false;
+
+  const onClientGone = (): void => {
+    if (!finished) {
+      finished = true;
+      abort?.(new Error('client disconnected'));
+      gunzip?.destroy();
+    }
+  };
+  res.on('close', onClientGone);
+
+  const handler: Dispatcher.DispatchHandler = {
+    onConnect(abortFn) {
+      abort = abortFn;
+      if (finished) abortFn(new Error('client disconnected'));
+    },
+    onHeaders(statusCode, rawHeaders, resumeFn, statusText) {
+      // 1xx answers other than 101 are informational; Node answers 100-continue itself.
+      if (statusCode < 200) return true;
+      resume = resumeFn;
+      res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders as Buffer[], decoding));
+      // Headers go out now so a watch is visibly open before its first event.
+      res.flushHeaders();
+      if (decoding.gzip) {
+        gunzip = createGunzip();
+        gunzip.on('data', (chunk: Buffer) => {
+          if (!res.write(chunk)) gunzip!.pause();
+        });
+        res.on('drain', () => gunzip?.resume());
+        gunzip.on('end', () => {
+          finished = true;
+          res.end();
+        });
+        gunzip.on('error', (err) => {
+          log.error(`Error while proxying request: decoding gzip response: ${err.message}`);
+          finished = true;
+          res.destroy();
+        });
+        // The upstream waits while gunzip's input is full.
+        gunzip.on('drain', () => resume?.());
+      } else {
+        res.on('drain', () => resume?.());
+      }
+      return true;
+    },
+    onData(chunk) {
+      if (gunzip) return gunzip.write(chunk);
+      return res.write(chunk);
+    },
+    onComplete() {
+      if (gunzip) {
+        gunzip.end();
+        return;
+      }
+      finished = true;
+      res.end();
+    },
+    onError(err) {
+      if (finished) return;
+      finished = true;
+      gunzip?.destroy();
+      if (res.headersSent) {
+        // Cut the client's response too: ending it normally would pass half a list off as whole.
+        log.error(`Error while proxying request: ${describeUpstreamError(err)}`);
+        res.destroy();
+        return;
+      }
+      const msg = describeUpstreamError(err);
+      log.error(`Error while proxying request: ${msg}`);
+      sendError(res, 500, msg);
+    },
+  };
+
+  ctx.upstream.pool.dispatch(
+    {
+      path: target,
+      method: req.method as Dispatcher.HttpMethod,
+      headers,
+      body: hasBody(req) ? req : null,
+    },
+    handler,
+  );
+  return () => {
+    if (finished) return;
+    finished = true;
+    abort?.(new Error('proxy shutting down'));
+    gunzip?.destroy();
+    if (res.headersSent) res.end();
+    else sendError(res, 503, 'proxy is shutting down');
+  };
+}

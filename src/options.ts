@@ -1,0 +1,89 @@
+// kubectl proxy's defaults as named constants, and the pure parsing of flag values. Errors are
+// UsageError: one line, exit status 1.
+
+export const DEFAULT_PORT = 8001;
+export const DEFAULT_ADDRESS = '127.0.0.1';
+export const DEFAULT_API_PREFIX = '/';
+export const DEFAULT_STATIC_PREFIX = '/static/';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function parsePort(value: string): number {
+  if (!/^[+-]?\d+$/.test(value.trim())) throw new UsageError(`invalid port "${value}": must be a whole number from 0 to 65535`);
+  const n = Number(value);
+  if (n < 0 || n > 65535) throw new UsageError(`invalid port ${value}: must be from 0 to 65535`);
+  return n;
+}
+
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go's time.ParseDuration, in milliseconds. */
+export function parseGoDuration(flag: string, value: string): number {
+  const bad = (why: string) => new UsageError(`invalid argument "${value}" for "${flag}" flag: time: ${why} "${value}"`);
+  let s = value;
+  let sign = 1;
+  if (s.startsWith('-') || s.startsWith('+')) {
+    if (s[0] === '-') sign = -1;
+    s = s.slice(1);
+  }
+  if (s === '0') return 0;
+  if (s === '') throw bad('invalid duration');
+  let total = 0;
+  const re = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)?/;
+  while (s !== '') {
+    const m = re.exec(s);
+    if (!m) throw bad('invalid duration');
+    if (!m[2]) throw bad('missing unit in duration');
+    total += Number(m[1]) * UNIT_MS[m[2]]!;
+    s = s.slice(m[0].length);
+  }
+  return sign * total;
+}
+
+/**
+ * kubectl's --request-timeout: 0, whole seconds, or a Go duration. Error text from
+ * kubectl's ParseTimeout.
+ */
+export function parseRequestTimeout(value: string): number {
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  try {
+    return parseGoDuration('--request-timeout', value);
+  } catch {
+    throw new UsageError(
+      'Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)',
+    );
+  }
+}
+
+/**
+ * --api-prefix and --www-prefix: kubectl appends a '/'. kproxy also requires a leading '/',
+ * because Go reads "custom/" as a host pattern and then 404s every request.
+ */
+export function normalizePrefix(flag: string, value: string): string {
+  if (!value.startsWith('/')) throw new UsageError(`${flag} must start with "/": got "${value}"`);
+  if (/[?#\s]/.test(value)) throw new UsageError(`${flag} must be a plain path: got "${value}"`);
+  return value.endsWith('/') ? value : value + '/';
+}
+
+/** What to hand to net.Server#listen for --address: brackets dropped, bare IPv6 accepted. */
+export function listenHost(address: string): string {
+  if (address.startsWith('[') && address.endsWith(']')) return address.slice(1, -1);
+  // Go binds 0.0.0.0 dual-stack and reports [::].
+  if (address === '0.0.0.0' || address === '') return '::';
+  // Go resolves localhost to its first IPv4 address.
+  if (address === 'localhost') return '127.0.0.1';
+  return address;
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Go's strconv.ParseBool, for `--flag=value` booleans. */
+export function parseGoBool(flag: string, value: string): boolean {
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value)) return false;
+  throw new UsageError(`invalid argument "${value}" for "${flag}" flag: strconv.ParseBool: parsing "${value}": invalid syntax`);
+}

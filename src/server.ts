@@ -1,0 +1,278 @@
+// The listener and the router: every request is classified (static files or API prefix),
+// filtered, then handed to the forwarder. Nothing reaches the API server before the filter
+// has accepted it.
+
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { decide, extractHost, hostAccepted, type FilterRules } from './filter/filter.js';
+import { forward, type ForwardContext } from './forward.js';
+import * as log from './log.js';
+import { formatAddress, UsageError } from './options.js';
+import { parseTarget, route, type Mounts } from './route.js';
+import { joinServerPath } from './upstream.js';
+import { answerOnSocket, upgrade } from './upgrade.js';
+import type { Inflight } from './lifecycle.js';
+
+/** Go's default http.Server MaxHeaderBytes. */
+export const MAX_HEADER_BYTES = 1 << 20;
+/** Above client-go's 90 s idle time so a reused connection is never closed under a client. */
+export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
+
+export interface ProxyOptions {
+  mounts: Mounts;
+  /** Undefined with --disable-filter. */
+  filter: FilterRules | undefined;
+  forward: ForwardContext;
+  appendServerPath: boolean;
+  /** Serves a request under --www-prefix; undefined without --www. */
+  serveStatic?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
+}
+
+/** A response kproxy answers itself, before anything goes upstream. */
+export interface LocalAnswer {
+  status: number;
+  headers: Record<string, string | number>;
+  body: string;
+}
+
+export type Admission =
+  | { kind: 'answer'; answer: LocalAnswer }
+  | { kind: 'static'; path: string }
+  /** `target` already carries the server path when --append-server-path is set. */
+  | { kind: 'forward'; target: string };
+
+function plainAnswer(status: number, body: string, extra?: Record<string, string>): LocalAnswer {
+  return {
+    status,
+    headers: {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Length': Buffer.byteLength(body),
+      ...extra,
+    },
+    body,
+  };
+}
+
+function plain(status: number, body: string, extra?: Record<string, string>): Admission {
+  return { kind: 'answer', answer: plainAnswer(status, body, extra) };
+}
+
+function htmlEscape(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function redirect(method: string, location: string): Admission {
+  // http.Redirect: a small HTML body for GET and HEAD only.
+  if (method === 'GET' || method === 'HEAD') {
+    const body = `<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n`;
+    return {
+      kind: 'answer',
+      answer: { status: 301, headers: { Location: location, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body) }, body },
+    };
+  }
+  return { kind: 'answer', answer: { status: 301, headers: { Location: location, 'Content-Length': 0 }, body: '' } };
+}
+
+/** The Host the filter matches, or undefined when Go's server would answer 400 itself. */
+function requestHost(req: IncomingMessage, authority: string | undefined): string | undefined {
+  let host: string | undefined;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') {
+      if (host !== undefined) return undefined;
+      host = raw[i + 1]!;
+    }
+  }
+  if (host === '' && req.httpVersionMinor === 1) return undefined;
+  return authority ?? host ?? '';
+}
+
+export const FORBIDDEN = plain(403, 'Forbidden\n');
+
+/**
+ * Router and filter for one request, ordinary or upgrade: what kproxy answers itself, or
+ * where the request goes. Nothing is sent upstream unless this says `forward`.
+ */
+export function admit(req: IncomingMessage, opts: ProxyOptions): Admission {
+  const method = req.method!;
+  const url = req.url!;
+  const r = route(method, url, opts.mounts);
+  switch (r.kind) {
+    case 'options-star':
+      return { kind: 'answer', answer: { status: 200, headers: { 'Content-Length': 0 }, body: '' } };
+    case 'redirect':
+      return redirect(method, r.location);
+    case 'bad-request':
+      return plain(400, `400 Bad Request: ${r.reason}\n`, { Connection: 'close' });
+    case 'not-found':
+      return plain(404, '404 page not found\n');
+  }
+  const authority = url.charCodeAt(0) === 0x2f ? undefined : parseTarget(url)?.authority;
+  const hostHeader = requestHost(req, authority);
+  if (hostHeader === undefined) return plain(400, '400 Bad Request: missing or repeated Host header\n', { Connection: 'close' });
+  const filter = opts.filter;
+  if (filter) {
+    const host = extractHost(hostHeader);
+    if (r.kind === 'static') {
+      // kubectl does not filter static files, so DNS rebinding can read them; kproxy checks Host.
+      if (!hostAccepted(filter, host)) {
+        log.info(3, `Filter rejecting ${method} ${opts.mounts.staticPrefix}${r.path.slice(1)} ${host}`);
+        return FORBIDDEN;
+      }
+    } else {
+      const d = decide(filter, method, r.path, host);
+      if (!d.accept) {
+        log.info(3, `Filter rejecting ${method} ${r.path} ${host}`);
+        return FORBIDDEN;
+      }
+      log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
+    }
+  }
+  if (r.kind === 'static') return { kind: 'static', path: r.path };
+  const target = opts.appendServerPath ? joinServerPath(opts.forward.upstream.serverPath, r.target) : r.target;
+  return { kind: 'forward', target };
+}
+
+export function createHandler(opts: ProxyOptions, inflight?: Inflight): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    inflight?.track(req, res);
+    const a = admit(req, opts);
+    switch (a.kind) {
+      case 'answer':
+        res.writeHead(a.answer.status, a.answer.headers);
+        res.end(a.answer.body);
+        return;
+      case 'static':
+        opts.serveStatic!(req, res, a.path);
+        return;
+      case 'forward': {
+        const stop = forward(req, res, a.target, opts.forward);
+        inflight?.setStop(res, stop);
+      }
+    }
+  };
+}
+
+export interface Listening {
+  server: Server;
+  /** What kubectl prints after "Starting to serve on ". */
+  address: string;
+  /** Stops accepting, waits for `drain`, then closes every connection and removes the socket file. */
+  close(drain?: () => Promise<void>): Promise<void>;
+}
+
+function listenError(err: NodeJS.ErrnoException, where: string): UsageError {
+  const reason: Record<string, string> = {
+    EADDRINUSE: 'bind: address already in use',
+    EACCES: 'bind: permission denied',
+    EADDRNOTAVAIL: 'bind: cannot assign requested address',
+    ENOTFOUND: 'no such host',
+    EAI_AGAIN: 'no such host',
+  };
+  return new UsageError(`listen ${where}: ${reason[err.code ?? ''] ?? err.message}`);
+}
+
+export function createUpgradeHandler(
+  opts: ProxyOptions,
+  keepaliveMs: number,
+  inflight?: Inflight,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const ctx = { ...opts.forward, keepaliveMs };
+  return (req, socket, head) => {
+    inflight?.trackSocket(socket);
+    const a = admit(req, opts);
+    switch (a.kind) {
+      case 'answer':
+        answerOnSocket(socket, a.answer);
+        return;
+      case 'static':
+        // Static files have nothing to upgrade to.
+        answerOnSocket(socket, plainAnswer(400, '400 Bad Request: static files cannot be upgraded\n'));
+        return;
+      case 'forward':
+        upgrade(req, socket, head, a.target, ctx);
+    }
+  };
+}
+
+export function listen(
+  handlers: { request: (req: IncomingMessage, res: ServerResponse) => void; upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void },
+  where: { host: string; port: number } | { socketPath: string },
+): Promise<Listening> {
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      requestTimeout: 0,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      noDelay: true,
+    },
+    handlers.request,
+  );
+  server.on('upgrade', handlers.upgrade);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status}`);
+  });
+  // ServeMux answers CONNECT with a redirect to "/"; nothing is tunnelled.
+  server.on('connect', (_req, socket) => {
+    socket.end('HTTP/1.1 301 Moved Permanently\r\nLocation: /\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const desc = 'socketPath' in where ? `unix ${where.socketPath}` : `tcp ${formatAddress(where.host, where.port)}`;
+      reject(listenError(err, desc));
+    };
+    server.once('error', onError);
+    const done = () => {
+      server.off('error', onError);
+      const a = server.address();
+      const address = typeof a === 'string' ? a : formatAddress((a as AddressInfo).address, (a as AddressInfo).port);
+      let closed: Promise<void> | undefined;
+      resolve({
+        server,
+        address,
+        close: (drain) =>
+          (closed ??= new Promise<void>((res) => {
+            server.close(() => res());
+            server.closeIdleConnections();
+            const finish = () => {
+              server.closeAllConnections();
+              if ('socketPath' in where) {
+                try {
+                  unlinkSync(where.socketPath);
+                } catch {
+                  /* already gone */
+                }
+              }
+            };
+            if (drain) drain().then(finish, finish);
+            else finish();
+          })),
+      });
+    };
+    if ('socketPath' in where) {
+      // kubectl removes a stale socket but refuses to replace anything else.
+      if (existsSync(where.socketPath)) {
+        const st = lstatSync(where.socketPath);
+        if (!st.isSocket()) {
+          reject(new UsageError(`listen unix ${where.socketPath}: bind: address already in use`));
+          return;
+        }
+        unlinkSync(where.socketPath);
+      }
+      const old = process.umask(0o077);
+      server.listen(where.socketPath, () => done());
+      process.umask(old);
+    } else {
+      server.listen({ host: where.host, port: where.port, ipv6Only: false }, done);
+    }
+  });
+}

@@ -1,0 +1,159 @@
+// Upgrade requests (exec, attach, port-forward over WebSocket or SPDY, and any other
+// `Upgrade:`): after the same router and filter as every request, they get a dedicated
+// HTTP/1.1 connection to the API server. Bytes are spliced only after a 101 from upstream
+// (CVE-2018-1002105); an error answer is relayed and the connection closed, so kubectl's
+// WebSocket-then-SPDY fallback sees it.
+
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { describeUpstreamError } from './errors.js';
+import { outgoingHeaders, type ForwardContext } from './forward.js';
+import * as log from './log.js';
+import type { LocalAnswer } from './server.js';
+
+/** Go's net.Dialer default keep-alive period, which kubectl's `--keepalive=0` means. */
+export const DEFAULT_KEEPALIVE_MS = 15_000;
+/** kubectl's upgrade dial timeout. */
+export const DIAL_TIMEOUT_MS = 30_000;
+
+export interface UpgradeContext extends ForwardContext {
+  /** --keepalive: 0 means DEFAULT_KEEPALIVE_MS, negative disables it. */
+  keepaliveMs: number;
+}
+
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 301: 'Moved Permanently', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' };
+
+/** Writes a complete response on a raw client socket and closes it. */
+export function answerOnSocket(socket: Duplex, a: LocalAnswer): void {
+  let head = `HTTP/1.1 ${a.status} ${STATUS_TEXT[a.status] ?? ''}\r\n`;
+  for (const [k, v] of Object.entries(a.headers)) if (k.toLowerCase() !== 'connection') head += `${k}: ${v}\r\n`;
+  head += 'Connection: close\r\n\r\n';
+  socket.end(head + a.body);
+}
+
+function errorAnswer(message: string): LocalAnswer {
+  const body = message + '\n';
+  return {
+    status: 500,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(body) },
+    body,
+  };
+}
+
+function headBlock(statusLine: string, rawHeaders: string[], closing = false): string {
+  let out = statusLine + '\r\n';
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const lower = rawHeaders[i]!.toLowerCase();
+    // A relayed error body is re-framed by closing the connection.
+    if (closing && (lower === 'connection' || lower === 'transfer-encoding' || lower === 'keep-alive')) continue;
+    out += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  }
+  return out + (closing ? 'Connection: close\r\n\r\n' : '\r\n');
+}
+
+function applyKeepalive(socket: Socket, ms: number): void {
+  if (ms < 0) socket.setKeepAlive(false);
+  else socket.setKeepAlive(true, ms === 0 ? DEFAULT_KEEPALIVE_MS : ms);
+}
+
+export function upgrade(req: IncomingMessage, client: Duplex, head: Buffer, target: string, ctx: UpgradeContext): void {
+  const { headers } = outgoingHeaders(req, ctx, { upgrade: true });
+  // The handshake needs back the one hop-by-hop pair that outgoingHeaders dropped.
+  headers.push('Connection', 'Upgrade');
+  const proto = req.headers.upgrade;
+  if (proto) headers.push('Upgrade', proto);
+
+  const up = ctx.upstream;
+  const url = new URL(up.origin);
+  const options = {
+    host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port || (up.isTLS ? 443 : 80),
+    method: req.method,
+    path: target,
+    headers,
+    agent: false as const,
+    setHost: false,
+    timeout: DIAL_TIMEOUT_MS,
+    ...(up.isTLS ? { ...up.tls, ALPNProtocols: ['http/1.1'] } : {}),
+  };
+  const upReq = (up.isTLS ? httpsRequest : httpRequest)(options);
+  let settled = false;
+
+  const fail = (message: string) => {
+    if (settled) return;
+    settled = true;
+    log.error(`Proxy upgrade error: ${message}`);
+    answerOnSocket(client, errorAnswer(message));
+    upReq.destroy();
+  };
+  client.on('error', () => upReq.destroy());
+  client.on('close', () => {
+    if (!settled) {
+      settled = true;
+      upReq.destroy();
+    }
+  });
+
+  upReq.on('socket', (s: Socket) => {
+    s.setNoDelay(true);
+    applyKeepalive(s, ctx.keepaliveMs);
+  });
+  upReq.on('timeout', () => {
+    if (!settled) upReq.destroy(new Error(`dial tcp ${url.host}: i/o timeout`));
+  });
+  upReq.on('error', (err) => fail(`error dialing backend: ${describeUpstreamError(err)}`));
+
+  upReq.on('upgrade', (res: IncomingMessage, upSocket: Socket, upHead: Buffer) => {
+    if (settled) {
+      upSocket.destroy();
+      return;
+    }
+    settled = true;
+    upSocket.setTimeout(0);
+    upReq.setTimeout(0);
+    client.write(headBlock(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`, res.rawHeaders));
+    if (upHead.length > 0) client.write(upHead);
+    if (head.length > 0) upSocket.write(head);
+    splice(client, upSocket);
+  });
+
+  upReq.on('response', (res: IncomingMessage) => {
+    if (settled) {
+      res.destroy();
+      return;
+    }
+    const status = res.statusCode ?? 0;
+    if (status < 400) {
+      res.resume();
+      fail(`invalid upgrade response: status code ${status}`);
+      return;
+    }
+    // An error answer is relayed with its body, close-delimited, then both sides are closed.
+    settled = true;
+    client.write(headBlock(`HTTP/1.1 ${status} ${res.statusMessage}`, res.rawHeaders, true));
+    res.on('data', (chunk: Buffer) => {
+      if (!client.write(chunk)) res.pause();
+    });
+    client.on('drain', () => res.resume());
+    res.on('end', () => client.end());
+    res.on('error', () => client.destroy());
+  });
+
+  upReq.end();
+}
+
+/** Both directions with backpressure and half-close; either side closing closes the other. */
+function splice(client: Duplex, upstream: Socket): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
+  const closeBoth = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on('close', closeBoth);
+  upstream.on('close', closeBoth);
+  client.on('error', closeBoth);
+  upstream.on('error', closeBoth);
+}
