@@ -29,10 +29,13 @@ import {
   parsePort,
   parseRequestTimeout,
   UsageError,
+  formatAddress,
 } from './options.js';
 import { createHandler, createUpgradeHandler, listen, type ProxyOptions } from './server.js';
 import { Inflight, SHUTDOWN_GRACE_MS } from './lifecycle.js';
 import { createStaticHandler } from './static.js';
+import { createAccessLog, type AccessLogFormat } from './accesslog.js';
+import { runCommand } from './run.js';
 import { createUpstream } from './upstream.js';
 
 export const VERSION: string = (
@@ -55,6 +58,12 @@ export interface ProxyFlags {
   appendServerPath: boolean;
   requestTimeoutMs: number;
   verbosity: number;
+  /** --output: kubectl's start-up line, or one JSON object. */
+  output: 'text' | 'json';
+  accessLog: string;
+  accessLogFormat: AccessLogFormat;
+  /** False when --port was left at its default (command mode then picks a free port). */
+  portGiven: boolean;
   config: ConfigOverrides;
   /** Whatever followed `--`. */
   command: string[];
@@ -202,7 +211,15 @@ function buildCommand(): Command {
     .option('--disable-compression')
     .option('--request-timeout <duration>', '', '0')
     .addOption(new Option('-n, --namespace <ns>').hideHelp())
+    .option('-o, --output <format>', '', 'text')
+    .option('--access-log <file>', '', '')
+    .option('--access-log-format <format>', '', 'text')
     .option('-v, --v <level>', '', '0');
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`invalid ${flag} "${value}": must be one of ${allowed.join(', ')}`);
 }
 
 export type ParseResult = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; flags: ProxyFlags; ignored: string[] };
@@ -242,6 +259,10 @@ export function parseArgs(argv: string[]): ParseResult {
     appendServerPath: o.appendServerPath === true,
     requestTimeoutMs: parseRequestTimeout(str('requestTimeout')!),
     verbosity,
+    output: oneOf('--output', str('output')!, ['text', 'json'] as const),
+    accessLog: str('accessLog')!,
+    accessLogFormat: oneOf('--access-log-format', str('accessLogFormat')!, ['text', 'json'] as const),
+    portGiven: cmd.getOptionValueSource('port') === 'cli',
     config: {
       kubeconfig: str('kubeconfig'),
       context: str('context'),
@@ -263,6 +284,8 @@ export function parseArgs(argv: string[]): ParseResult {
     },
     command,
   };
+  // Command mode wants a free port unless one was asked for.
+  if (command.length > 0 && !flags.portGiven && flags.unixSocket === '') flags.port = 0;
   // kubectl compares with the default, not with "was the flag given".
   if (flags.unixSocket !== '' && flags.port !== DEFAULT_PORT) throw new UsageError('cannot set --unix-socket and --port at the same time');
   if (flags.www !== '' && flags.wwwPrefix === flags.apiPrefix) {
@@ -273,6 +296,9 @@ export function parseArgs(argv: string[]): ParseResult {
 
 export interface Running {
   address: string;
+  bound: { host: string; port: number } | { socketPath: string };
+  /** The base URL clients use (with the API prefix), when listening on TCP. */
+  url?: string;
   /** Graceful stop: see lifecycle.ts. */
   close(graceMs?: number): Promise<void>;
 }
@@ -321,6 +347,8 @@ export async function start(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.
     },
   };
   const where = flags.unixSocket !== '' ? { socketPath: flags.unixSocket } : { host: listenHost(flags.address), port: flags.port };
+  const accessLog = flags.accessLog !== '' ? createAccessLog(flags.accessLog, flags.accessLogFormat) : undefined;
+  proxyOptions.accessLog = accessLog;
   const inflight = new Inflight();
   const l = await listen(
     { request: createHandler(proxyOptions, inflight), upgrade: createUpgradeHandler(proxyOptions, flags.keepaliveMs, inflight) },
@@ -328,12 +356,28 @@ export async function start(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.
   );
   return {
     address: l.address,
+    bound: l.bound,
+    url: 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, flags.apiPrefix) : undefined,
     async close(graceMs = SHUTDOWN_GRACE_MS) {
       credentials.close();
       await l.close(() => inflight.drain(graceMs));
       await upstream.pool.destroy();
+      await accessLog?.close();
     },
   };
+}
+
+/** How a client on this machine reaches the proxy: wildcard binds are reached on loopback. */
+export function clientURL(host: string, port: number, apiPrefix: string): string {
+  const h = host === '::' ? '::1' : host === '0.0.0.0' ? '127.0.0.1' : host;
+  return `http://${formatAddress(h, port)}${apiPrefix === '/' ? '' : apiPrefix.slice(0, -1)}`;
+}
+
+export function startupLine(r: Running, format: 'text' | 'json'): string {
+  if (format === 'text') return `Starting to serve on ${r.address}\n`;
+  const b = r.bound;
+  const fields = 'port' in b ? { address: r.address, host: b.host, port: b.port, url: r.url } : { address: r.address, socket: b.socketPath };
+  return JSON.stringify({ ...fields, pid: process.pid }) + '\n';
 }
 
 function fail(message: string): never {
@@ -366,7 +410,16 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof UsageError || err instanceof ConfigError || err instanceof RegexListError) fail(err.message);
     throw err;
   }
-  process.stdout.write(`Starting to serve on ${running.address}\n`);
+  const flags = parsed.flags;
+  if (flags.command.length > 0) {
+    // The command owns stdout; the start-up line would end up in its output.
+    if (flags.output === 'json') process.stderr.write(startupLine(running, 'json'));
+    log.info(1, `Starting to serve on ${running.address}`);
+    const { status } = await runCommand(flags.command, running.url, process.env);
+    await running.close(0);
+    process.exit(status);
+  }
+  process.stdout.write(startupLine(running, flags.output));
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);

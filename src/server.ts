@@ -14,6 +14,7 @@ import { parseTarget, route, type Mounts } from './route.js';
 import { joinServerPath } from './upstream.js';
 import { answerOnSocket, upgrade } from './upgrade.js';
 import type { Inflight } from './lifecycle.js';
+import type { AccessLog } from './accesslog.js';
 
 /** Go's default http.Server MaxHeaderBytes. */
 export const MAX_HEADER_BYTES = 1 << 20;
@@ -26,6 +27,8 @@ export interface ProxyOptions {
   filter: FilterRules | undefined;
   forward: ForwardContext;
   appendServerPath: boolean;
+  /** --access-log; undefined when off, and then costs nothing. */
+  accessLog?: AccessLog;
   /** Serves a request under --www-prefix; undefined without --www. */
   serveStatic?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
 }
@@ -37,11 +40,18 @@ export interface LocalAnswer {
   body: string;
 }
 
-export type Admission =
+/** How the filter decided, for the access log: the pattern that matched, or why none did. */
+export interface Verdict {
+  decision: 'accept' | 'reject' | 'local' | 'unfiltered';
+  rule: string;
+}
+
+export type Admission = (
   | { kind: 'answer'; answer: LocalAnswer }
   | { kind: 'static'; path: string }
   /** `target` already carries the server path when --append-server-path is set. */
-  | { kind: 'forward'; target: string };
+  | { kind: 'forward'; target: string }
+) & { verdict?: Verdict };
 
 function plainAnswer(status: number, body: string, extra?: Record<string, string>): LocalAnswer {
   return {
@@ -90,7 +100,9 @@ function requestHost(req: IncomingMessage, authority: string | undefined): strin
   return authority ?? host ?? '';
 }
 
-export const FORBIDDEN = plain(403, 'Forbidden\n');
+const FORBIDDEN_ANSWER = plainAnswer(403, 'Forbidden\n');
+const UNFILTERED: Verdict = { decision: 'unfiltered', rule: '--disable-filter' };
+const HOST_CHECK: Verdict = { decision: 'accept', rule: 'accept-hosts' };
 
 /**
  * Router and filter for one request, ordinary or upgrade: what kproxy answers itself, or
@@ -118,28 +130,39 @@ export function admit(req: IncomingMessage, opts: ProxyOptions): Admission {
     const host = extractHost(hostHeader);
     if (r.kind === 'static') {
       // kubectl does not filter static files, so DNS rebinding can read them; kproxy checks Host.
-      if (!hostAccepted(filter, host)) {
+      if (hostAccepted(filter, host) === undefined) {
         log.info(3, `Filter rejecting ${method} ${opts.mounts.staticPrefix}${r.path.slice(1)} ${host}`);
-        return FORBIDDEN;
+        return { kind: 'answer', answer: FORBIDDEN_ANSWER, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched' } };
       }
-    } else {
-      const d = decide(filter, method, r.path, host);
-      if (!d.accept) {
-        log.info(3, `Filter rejecting ${method} ${r.path} ${host}`);
-        return FORBIDDEN;
-      }
-      log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
+      return { kind: 'static', path: r.path, verdict: HOST_CHECK };
     }
+    const d = decide(filter, method, r.path, host);
+    if (!d.accept) {
+      log.info(3, `Filter rejecting ${method} ${r.path} ${host}`);
+      return { kind: 'answer', answer: FORBIDDEN_ANSWER, verdict: { decision: 'reject', rule: d.rule } };
+    }
+    log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
+    return { kind: 'forward', target: forwardTarget(opts, r.target), verdict: { decision: 'accept', rule: d.rule } };
   }
-  if (r.kind === 'static') return { kind: 'static', path: r.path };
-  const target = opts.appendServerPath ? joinServerPath(opts.forward.upstream.serverPath, r.target) : r.target;
-  return { kind: 'forward', target };
+  if (r.kind === 'static') return { kind: 'static', path: r.path, verdict: UNFILTERED };
+  return { kind: 'forward', target: forwardTarget(opts, r.target), verdict: UNFILTERED };
 }
 
+function forwardTarget(opts: ProxyOptions, target: string): string {
+  return opts.appendServerPath ? joinServerPath(opts.forward.upstream.serverPath, target) : target;
+}
+
+const LOCAL: Verdict = { decision: 'local', rule: 'router' };
+
 export function createHandler(opts: ProxyOptions, inflight?: Inflight): (req: IncomingMessage, res: ServerResponse) => void {
+  const accessLog = opts.accessLog;
   return (req, res) => {
     inflight?.track(req, res);
     const a = admit(req, opts);
+    if (accessLog) {
+      const v = a.verdict ?? LOCAL;
+      accessLog.begin(req, res, { method: req.method!, path: req.url!, decision: v.decision, rule: v.rule });
+    }
     switch (a.kind) {
       case 'answer':
         res.writeHead(a.answer.status, a.answer.headers);
@@ -160,6 +183,8 @@ export interface Listening {
   server: Server;
   /** What kubectl prints after "Starting to serve on ". */
   address: string;
+  /** The bound TCP address and port, or the socket path. */
+  bound: { host: string; port: number } | { socketPath: string };
   /** Stops accepting, waits for `drain`, then closes every connection and removes the socket file. */
   close(drain?: () => Promise<void>): Promise<void>;
 }
@@ -181,9 +206,14 @@ export function createUpgradeHandler(
   inflight?: Inflight,
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const ctx = { ...opts.forward, keepaliveMs };
+  const accessLog = opts.accessLog;
   return (req, socket, head) => {
     inflight?.trackSocket(socket);
     const a = admit(req, opts);
+    if (accessLog) {
+      const v = a.verdict ?? LOCAL;
+      accessLog.beginUpgrade(req, { method: req.method!, path: req.url!, decision: v.decision, rule: v.rule }, a.kind === 'answer' ? a.answer.status : 101);
+    }
     switch (a.kind) {
       case 'answer':
         answerOnSocket(socket, a.answer);
@@ -235,10 +265,12 @@ export function listen(
       server.off('error', onError);
       const a = server.address();
       const address = typeof a === 'string' ? a : formatAddress((a as AddressInfo).address, (a as AddressInfo).port);
+      const bound = typeof a === 'string' ? { socketPath: a } : { host: (a as AddressInfo).address, port: (a as AddressInfo).port };
       let closed: Promise<void> | undefined;
       resolve({
         server,
         address,
+        bound,
         close: (drain) =>
           (closed ??= new Promise<void>((res) => {
             server.close(() => res());
