@@ -10,9 +10,26 @@ import { ConfigError, type ResolvedConfig } from './kubeconfig/types.js';
 /** client-go re-reads a tokenFile at most once a minute (NewCachedFileTokenSource). */
 export const TOKEN_FILE_PERIOD_MS = 60_000;
 
+/** A credential could not be obtained; `status` is what the waiting client is answered. */
+export class CredentialError extends Error {
+  override name = 'CredentialError';
+  constructor(
+    message: string,
+    readonly status = 500,
+  ) {
+    super(message);
+  }
+}
+
 export interface Credentials {
-  /** The Authorization value to add when the client sent none. */
-  authorization(): string | undefined;
+  /**
+   * The Authorization value to add when the client sent none: at once for static credentials,
+   * or a promise when one must first be obtained (exec plugin, OIDC refresh). A promise
+   * rejects with a CredentialError.
+   */
+  authorization(): string | undefined | Promise<string | undefined>;
+  /** The API server answered 401 to a request sent with `used`: obtain a fresh one next time. */
+  rejected(used: string): void;
   /** Impersonate-* headers as [name, value] pairs, added when the client sent no Impersonate-User. */
   readonly impersonation: readonly string[];
   close(): void;
@@ -71,6 +88,9 @@ export function createCredentials(cfg: ResolvedConfig, isTLS: boolean): Credenti
 
   return {
     authorization: () => current,
+    rejected() {
+      // A static token cannot be refreshed; a token file is re-read on its own schedule.
+    },
     impersonation,
     close() {
       if (timer) clearInterval(timer);

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import type { Credentials } from './credentials.js';
+import type { CredentialError, Credentials } from './credentials.js';
 import { connectionTokens, isHopByHop } from './headers.js';
 import * as log from './log.js';
 import { describeUpstreamError } from './errors.js';
@@ -24,9 +24,11 @@ interface OutgoingRequest {
   headers: string[];
   /** True when kproxy asked for gzip and must decode it for the client. */
   decodeGzip: boolean;
+  /** The client sent no Authorization: the kubeconfig credential is to be added (step 2). */
+  needsAuth: boolean;
 }
 
-/** Step 1: the client's headers minus hop-by-hop ones, plus Host, X-Forwarded-For and credentials. */
+/** Step 1: the client's headers minus hop-by-hop ones, plus Host, X-Forwarded-For and impersonation. */
 export function outgoingHeaders(req: IncomingMessage, ctx: ForwardContext, opts?: { upgrade: boolean }): OutgoingRequest {
   const raw = req.rawHeaders;
   const listed = connectionTokens(raw);
@@ -70,15 +72,33 @@ export function outgoingHeaders(req: IncomingMessage, ctx: ForwardContext, opts?
   else if (forwardedFor !== undefined) out.push('X-Forwarded-For', forwardedFor);
   if (!hasUserAgent) out.push('User-Agent', ctx.userAgent);
   // A client's own Authorization and Impersonate-User win, as in client-go's round trippers.
-  if (!hasAuth) {
-    const auth = ctx.credentials.authorization();
-    if (auth) out.push('Authorization', auth);
-  }
   if (!hasImpersonateUser) for (const h of ctx.credentials.impersonation) out.push(h);
   // Go's transport asks for gzip and decodes it itself, except on an upgrade connection.
   const decodeGzip = !hasAcceptEncoding && !ctx.disableCompression && !opts?.upgrade;
   if (decodeGzip) out.push('Accept-Encoding', 'gzip');
-  return { headers: out, decodeGzip };
+  return { headers: out, decodeGzip, needsAuth: !hasAuth };
+}
+
+/**
+ * Step 2: the kubeconfig credential. Static tokens are there at once; an exec plugin or an
+ * OIDC refresh may first have to run, and its failure is answered to the client.
+ */
+export function withCredentials(
+  ctx: ForwardContext,
+  out: OutgoingRequest,
+  go: (authorization: string | undefined) => void,
+  failed: (err: Error) => void,
+): void {
+  if (!out.needsAuth) return go(undefined);
+  const auth = ctx.credentials.authorization();
+  if (auth === undefined || typeof auth === 'string') {
+    if (auth) out.headers.push('Authorization', auth);
+    return go(auth);
+  }
+  auth.then((value) => {
+    if (value) out.headers.push('Authorization', value);
+    go(value);
+  }, failed);
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -124,8 +144,9 @@ function responseHeaders(raw: Buffer[], decoding: { gzip: boolean }): string[] {
 
 /** Starts forwarding; the returned function ends the response cleanly (used at shutdown). */
 export function forward(req: IncomingMessage, res: ServerResponse, target: string, ctx: ForwardContext): () => void {
-  const { headers, decodeGzip } = outgoingHeaders(req, ctx);
-  const decoding = { gzip: decodeGzip };
+  const out = outgoingHeaders(req, ctx);
+  const decoding = { gzip: out.decodeGzip };
+  let usedAuth: string | undefined;
   let abort: ((err?: Error) => void) | undefined;
   let gunzip: Gunzip | undefined;
   let resume: (() => void) | undefined;
@@ -148,6 +169,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
     onHeaders(statusCode, rawHeaders, resumeFn, statusText) {
       // 1xx answers other than 101 are informational; Node answers 100-continue itself.
       if (statusCode < 200) return true;
+      // client-go refreshes a credential the API server refused; the 401 itself is relayed.
+      if (statusCode === 401 && usedAuth !== undefined) ctx.credentials.rejected(usedAuth);
       resume = resumeFn;
       res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders as Buffer[], decoding));
       // Headers go out now so a watch is visibly open before its first event.
@@ -202,14 +225,29 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
     },
   };
 
-  ctx.upstream.pool.dispatch(
-    {
-      path: target,
-      method: req.method as Dispatcher.HttpMethod,
-      headers,
-      body: hasBody(req) ? req : null,
+  withCredentials(
+    ctx,
+    out,
+    (auth) => {
+      if (finished) return;
+      usedAuth = auth;
+      ctx.upstream.pool.dispatch(
+        {
+          path: target,
+          method: req.method as Dispatcher.HttpMethod,
+          headers: out.headers,
+          body: hasBody(req) ? req : null,
+        },
+        handler,
+      );
     },
-    handler,
+    (err) => {
+      if (finished) return;
+      finished = true;
+      const e = err as CredentialError;
+      log.error(`Error while proxying request: ${e.message}`);
+      sendError(res, e.status ?? 500, e.message);
+    },
   );
   return () => {
     if (finished) return;

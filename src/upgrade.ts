@@ -9,7 +9,8 @@ import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { describeUpstreamError } from './errors.js';
-import { outgoingHeaders, type ForwardContext } from './forward.js';
+import type { CredentialError } from './credentials.js';
+import { outgoingHeaders, withCredentials, type ForwardContext } from './forward.js';
 import * as log from './log.js';
 import type { LocalAnswer } from './server.js';
 
@@ -23,7 +24,16 @@ export interface UpgradeContext extends ForwardContext {
   keepaliveMs: number;
 }
 
-const STATUS_TEXT: Record<number, string> = { 200: 'OK', 301: 'Moved Permanently', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' };
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  301: 'Moved Permanently',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+};
 
 /** Writes a complete response on a raw client socket and closes it. */
 export function answerOnSocket(socket: Duplex, a: LocalAnswer): void {
@@ -33,10 +43,10 @@ export function answerOnSocket(socket: Duplex, a: LocalAnswer): void {
   socket.end(head + a.body);
 }
 
-function errorAnswer(message: string): LocalAnswer {
+function errorAnswer(message: string, status = 500): LocalAnswer {
   const body = message + '\n';
   return {
-    status: 500,
+    status,
     headers: { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(body) },
     body,
   };
@@ -59,7 +69,27 @@ function applyKeepalive(socket: Socket, ms: number): void {
 }
 
 export function upgrade(req: IncomingMessage, client: Duplex, head: Buffer, target: string, ctx: UpgradeContext): void {
-  const { headers } = outgoingHeaders(req, ctx, { upgrade: true });
+  const out = outgoingHeaders(req, ctx, { upgrade: true });
+  withCredentials(
+    ctx,
+    out,
+    (auth) => dial(req, client, head, target, ctx, out.headers, auth),
+    (err) => {
+      log.error(`Proxy upgrade error: ${err.message}`);
+      answerOnSocket(client, errorAnswer(err.message, (err as CredentialError).status ?? 500));
+    },
+  );
+}
+
+function dial(
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  target: string,
+  ctx: UpgradeContext,
+  headers: string[],
+  usedAuth: string | undefined,
+): void {
   // The handshake needs back the one hop-by-hop pair that outgoingHeaders dropped.
   headers.push('Connection', 'Upgrade');
   const proto = req.headers.upgrade;
@@ -125,6 +155,7 @@ export function upgrade(req: IncomingMessage, client: Duplex, head: Buffer, targ
       return;
     }
     const status = res.statusCode ?? 0;
+    if (status === 401 && usedAuth !== undefined) ctx.credentials.rejected(usedAuth);
     if (status < 400) {
       res.resume();
       fail(`invalid upgrade response: status code ${status}`);
