@@ -37,6 +37,7 @@ export function outgoingHeaders(req: IncomingMessage, ctx: ForwardContext, opts?
   let hasImpersonateUser = false;
   let hasAcceptEncoding = false;
   let hasUserAgent = false;
+  let hasRange = false;
   let forwardedFor: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -63,6 +64,9 @@ export function outgoingHeaders(req: IncomingMessage, ctx: ForwardContext, opts?
       case 'user-agent':
         hasUserAgent = true;
         break;
+      case 'range':
+        hasRange = true;
+        break;
     }
     out.push(name, value);
   }
@@ -74,7 +78,8 @@ export function outgoingHeaders(req: IncomingMessage, ctx: ForwardContext, opts?
   // A client's own Authorization and Impersonate-User win, as in client-go's round trippers.
   if (!hasImpersonateUser) for (const h of ctx.credentials.impersonation) out.push(h);
   // Go's transport asks for gzip and decodes it itself, except on an upgrade connection.
-  const decodeGzip = !hasAcceptEncoding && !ctx.disableCompression && !opts?.upgrade;
+  // Like Go's transport, not for HEAD or Range requests, whose bodies cannot be decoded alone.
+  const decodeGzip = !hasAcceptEncoding && !ctx.disableCompression && !opts?.upgrade && !hasRange && req.method !== 'HEAD';
   if (decodeGzip) out.push('Accept-Encoding', 'gzip');
   return { headers: out, decodeGzip, needsAuth: !hasAuth };
 }

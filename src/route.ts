@@ -261,5 +261,6 @@ export function route(method: string, url: string, mounts: Mounts): Route {
   if (filterPath !== '' && cleanPath(filterPath) !== filterPath) {
     return { kind: 'bad-request', reason: 'path contains encoded dot segments or empty segments' };
   }
-  return { kind: 'api', path: filterPath, target: withQuery(forwardPath, t.rawQuery) };
+  // An empty query keeps its '?' upstream, as Go's ForceQuery does.
+  return { kind: 'api', path: filterPath, target: t.rawQuery === undefined ? forwardPath : forwardPath + '?' + t.rawQuery };
 }

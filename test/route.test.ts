@@ -14,6 +14,7 @@ const withStatic: Mounts = { apiPrefix: '/', staticPrefix: '/static/' };
 const cases: Array<[string, Mounts, string, string, Route]> = [
   ['plain list', root, 'GET', '/api/v1/pods', { kind: 'api', path: '/api/v1/pods', target: '/api/v1/pods' }],
   ['query kept byte-exact', root, 'GET', '/api/v1/pods?watch=1&x=%2F', { kind: 'api', path: '/api/v1/pods', target: '/api/v1/pods?watch=1&x=%2F' }],
+  ['empty query keeps its ? (observed)', root, 'GET', '/api/v1/pods?', { kind: 'api', path: '/api/v1/pods', target: '/api/v1/pods?' }],
   ['root path is the empty path to the filter', root, 'GET', '/', { kind: 'api', path: '', target: '/' }],
   ['encoded name decoded for the filter, raw upstream', root, 'GET', '/api/v1/namespaces/default/pods/foo%2Fexec', { kind: 'api', path: '/api/v1/namespaces/default/pods/foo/exec', target: '/api/v1/namespaces/default/pods/foo%2Fexec' }],
   ['%65 decoded (observed rejected by kubectl)', root, 'GET', '/api/v1/namespaces/d/pods/p/ex%65c', { kind: 'api', path: '/api/v1/namespaces/d/pods/p/exec', target: '/api/v1/namespaces/d/pods/p/ex%65c' }],
