@@ -128,29 +128,38 @@ export function sendError(res: ServerResponse, status: number, message: string):
 }
 
 /** Step 4: response headers minus hop-by-hop ones, kept as a flat list so repeats survive. */
-function responseHeaders(raw: Buffer[], decoding: { gzip: boolean }): string[] {
+function responseHeaders(raw: Buffer[], state: { gzip: boolean; trailers: boolean }): string[] {
   const strs: string[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) strs[i] = raw[i]!.toString('latin1');
   const listed = connectionTokens(strs);
   let gzip = false;
+  let sized = false;
+  let trailer: string | undefined;
   for (let i = 0; i < strs.length; i += 2) {
-    if (strs[i]!.toLowerCase() === 'content-encoding' && strs[i + 1]!.trim().toLowerCase() === 'gzip') gzip = true;
+    const lower = strs[i]!.toLowerCase();
+    if (lower === 'content-encoding' && strs[i + 1]!.trim().toLowerCase() === 'gzip') gzip = true;
+    else if (lower === 'content-length') sized = true;
+    else if (lower === 'trailer') trailer = trailer === undefined ? strs[i + 1]! : trailer + ', ' + strs[i + 1]!;
   }
-  decoding.gzip = decoding.gzip && gzip;
+  state.gzip = state.gzip && gzip;
   const out: string[] = [];
   for (let i = 0; i < strs.length; i += 2) {
     const lower = strs[i]!.toLowerCase();
     if (isHopByHop(lower, strs[i + 1]!, listed)) continue;
-    if (decoding.gzip && (lower === 'content-encoding' || lower === 'content-length')) continue;
+    if (state.gzip && (lower === 'content-encoding' || lower === 'content-length')) continue;
     out.push(strs[i]!, strs[i + 1]!);
   }
+  // Trailer is hop-by-hop, but Go's ReverseProxy announces the upstream's trailers again so it
+  // can relay them; Node can only send trailers on a chunked response.
+  state.trailers = trailer !== undefined && (!sized || state.gzip);
+  if (state.trailers) out.push('Trailer', trailer!);
   return out;
 }
 
 /** Starts forwarding; the returned function ends the response cleanly (used at shutdown). */
 export function forward(req: IncomingMessage, res: ServerResponse, target: string, ctx: ForwardContext): () => void {
   const out = outgoingHeaders(req, ctx);
-  const decoding = { gzip: out.decodeGzip };
+  const decoding = { gzip: out.decodeGzip, trailers: false };
   let usedAuth: string | undefined;
   let abort: ((err?: Error) => void) | undefined;
   let gunzip: Gunzip | undefined;
@@ -206,7 +215,12 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
       if (gunzip) return gunzip.write(chunk);
       return res.write(chunk);
     },
-    onComplete() {
+    onComplete(trailers) {
+      if (decoding.trailers && trailers && trailers.length > 0) {
+        const pairs: [string, string][] = [];
+        for (let i = 0; i < trailers.length; i += 2) pairs.push([String(trailers[i]), String(trailers[i + 1])]);
+        res.addTrailers(pairs);
+      }
       if (gunzip) {
         gunzip.end();
         return;

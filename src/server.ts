@@ -36,6 +36,10 @@ export interface ProxyOptions {
 /** A response kproxy answers itself, before anything goes upstream. */
 export interface LocalAnswer {
   status: number;
+  /** A reason phrase other than the standard one. */
+  reason?: string;
+  /** Written raw and close-delimited, as Go's server does for malformed requests. */
+  bare?: boolean;
   headers: Record<string, string | number>;
   body: string;
 }
@@ -86,18 +90,31 @@ function redirect(method: string, location: string): Admission {
   return { kind: 'answer', answer: { status: 301, headers: { Location: location, 'Content-Length': 0 }, body: '' } };
 }
 
-/** The Host the filter matches, or undefined when Go's server would answer 400 itself. */
-function requestHost(req: IncomingMessage, authority: string | undefined): string | undefined {
+/**
+ * The Host the filter matches, or Go's own 400 answer: an HTTP/1.1 request needs exactly one
+ * Host header (an empty one is allowed, and then matches no default pattern).
+ */
+function requestHost(req: IncomingMessage, authority: string | undefined): string | Admission {
   let host: string | undefined;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') {
-      if (host !== undefined) return undefined;
+      if (host !== undefined) return goBadRequest('400 Bad Request', '');
       host = raw[i + 1]!;
     }
   }
-  if (host === '' && req.httpVersionMinor === 1) return undefined;
+  if (host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
+    return goBadRequest('400 Bad Request: missing required Host header', 'Bad Request: missing required Host header');
+  }
   return authority ?? host ?? '';
+}
+
+/** The bare answer Go's server writes for malformed requests, before any handler runs. */
+function goBadRequest(body: string, reason: string): Admission {
+  return {
+    kind: 'answer',
+    answer: { status: 400, reason: reason || undefined, bare: true, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body },
+  };
 }
 
 const FORBIDDEN_ANSWER = plainAnswer(403, 'Forbidden\n');
@@ -111,6 +128,10 @@ const HOST_CHECK: Verdict = { decision: 'accept', rule: 'accept-hosts' };
 export function admit(req: IncomingMessage, opts: ProxyOptions): Admission {
   const method = req.method!;
   const url = req.url!;
+  // Go's server checks Host before any handler (redirects included) runs.
+  const authority = url.charCodeAt(0) === 0x2f ? undefined : parseTarget(url)?.authority;
+  const hostHeader = requestHost(req, authority);
+  if (typeof hostHeader !== 'string') return hostHeader;
   const r = route(method, url, opts.mounts);
   switch (r.kind) {
     case 'options-star':
@@ -122,30 +143,42 @@ export function admit(req: IncomingMessage, opts: ProxyOptions): Admission {
     case 'not-found':
       return plain(404, '404 page not found\n');
   }
-  const authority = url.charCodeAt(0) === 0x2f ? undefined : parseTarget(url)?.authority;
-  const hostHeader = requestHost(req, authority);
-  if (hostHeader === undefined) return plain(400, '400 Bad Request: missing or repeated Host header\n', { Connection: 'close' });
   const filter = opts.filter;
   if (filter) {
-    const host = extractHost(hostHeader);
-    if (r.kind === 'static') {
-      // kubectl does not filter static files, so DNS rebinding can read them; kproxy checks Host.
-      if (hostAccepted(filter, host) === undefined) {
-        log.info(3, `Filter rejecting ${method} ${opts.mounts.staticPrefix}${r.path.slice(1)} ${host}`);
-        return { kind: 'answer', answer: FORBIDDEN_ANSWER, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched' } };
-      }
-      return { kind: 'static', path: r.path, verdict: HOST_CHECK };
+    try {
+      return applyFilter(filter, opts, method, r, extractHost(hostHeader));
+    } catch (err) {
+      // Only an exhausted RE2 heap gets here; a filter that cannot answer refuses.
+      log.error(`Filter failed, rejecting ${method} request: ${(err as Error).message}`);
+      return { kind: 'answer', answer: FORBIDDEN_ANSWER, verdict: { decision: 'reject', rule: 'filter error' } };
     }
-    const d = decide(filter, method, r.path, host);
-    if (!d.accept) {
-      log.info(3, `Filter rejecting ${method} ${r.path} ${host}`);
-      return { kind: 'answer', answer: FORBIDDEN_ANSWER, verdict: { decision: 'reject', rule: d.rule } };
-    }
-    log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
-    return { kind: 'forward', target: forwardTarget(opts, r.target), verdict: { decision: 'accept', rule: d.rule } };
   }
   if (r.kind === 'static') return { kind: 'static', path: r.path, verdict: UNFILTERED };
   return { kind: 'forward', target: forwardTarget(opts, r.target), verdict: UNFILTERED };
+}
+
+function applyFilter(
+  filter: FilterRules,
+  opts: ProxyOptions,
+  method: string,
+  r: { kind: 'static'; path: string } | { kind: 'api'; path: string; target: string },
+  host: string,
+): Admission {
+  if (r.kind === 'static') {
+    // kubectl does not filter static files, so DNS rebinding can read them; kproxy checks Host.
+    if (!hostAccepted(filter, host)) {
+      log.info(3, `Filter rejecting ${method} ${opts.mounts.staticPrefix}${r.path.slice(1)} ${host}`);
+      return { kind: 'answer', answer: FORBIDDEN_ANSWER, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched' } };
+    }
+    return { kind: 'static', path: r.path, verdict: HOST_CHECK };
+  }
+  const d = decide(filter, method, r.path, host);
+  if (!d.accept) {
+    log.info(3, `Filter rejecting ${method} ${r.path} ${host}`);
+    return { kind: 'answer', answer: FORBIDDEN_ANSWER, verdict: { decision: 'reject', rule: d.rule } };
+  }
+  log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
+  return { kind: 'forward', target: forwardTarget(opts, r.target), verdict: { decision: 'accept', rule: d.rule } };
 }
 
 function forwardTarget(opts: ProxyOptions, target: string): string {
@@ -165,7 +198,12 @@ export function createHandler(opts: ProxyOptions, inflight?: Inflight): (req: In
     }
     switch (a.kind) {
       case 'answer':
-        res.writeHead(a.answer.status, a.answer.headers);
+        if (a.answer.bare) {
+          answerOnSocket(req.socket, a.answer);
+          return;
+        }
+        if (a.answer.reason) res.writeHead(a.answer.status, a.answer.reason, a.answer.headers);
+        else res.writeHead(a.answer.status, a.answer.headers);
         res.end(a.answer.body);
         return;
       case 'static':
@@ -236,6 +274,8 @@ export function listen(
     {
       maxHeaderSize: MAX_HEADER_BYTES,
       requestTimeout: 0,
+      // The router answers a missing Host the way Go does.
+      requireHostHeader: false,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       noDelay: true,
     },

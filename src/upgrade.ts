@@ -37,7 +37,7 @@ const STATUS_TEXT: Record<number, string> = {
 
 /** Writes a complete response on a raw client socket and closes it. */
 export function answerOnSocket(socket: Duplex, a: LocalAnswer): void {
-  let head = `HTTP/1.1 ${a.status} ${STATUS_TEXT[a.status] ?? ''}\r\n`;
+  let head = `HTTP/1.1 ${a.status} ${a.reason ?? STATUS_TEXT[a.status] ?? ''}\r\n`;
   for (const [k, v] of Object.entries(a.headers)) if (k.toLowerCase() !== 'connection') head += `${k}: ${v}\r\n`;
   head += 'Connection: close\r\n\r\n';
   socket.end(head + a.body);

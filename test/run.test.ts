@@ -171,7 +171,7 @@ describe('access log', () => {
     assert.deepEqual(
       lines.map((l) => [l.method, l.path, l.status, l.decision, l.rule]),
       [
-        ['GET', '/api/v1/pods', 401, 'accept', '^.*'],
+        ['GET', '/api/v1/pods', 401, 'accept', '--accept-paths ^.* and --accept-hosts ^127\\.0\\.0\\.1$'],
         ['GET', '/api/v1/namespaces/default/pods/web/exec', 403, 'reject', '^/api/.*/pods/.*/exec'],
         ['GET', '/api/v1/pods', 403, 'reject', 'no --accept-hosts pattern matched'],
       ],
@@ -188,7 +188,7 @@ describe('access log', () => {
     const k = await startKproxy(['--kubeconfig', kubeconfig, '--port=0', '--access-log=-']);
     try {
       await request({ url: k.url, path: '/api/v1/pods' });
-      const line = await k.waitForStderr(/GET "\/api\/v1\/pods" 200 \d+ [\d.]+ms accept "\^\.\*"\n/);
+      const line = await k.waitForStderr(/GET "\/api\/v1\/pods" 200 \d+ [\d.]+ms accept "--accept-paths \^\.\* and --accept-hosts [^"]+"\n/);
       assert.ok(line);
     } finally {
       await k.stop();
