@@ -32,8 +32,8 @@ export class RegexListError extends Error {
 }
 
 /**
- * RE2 failed while matching. Only possible when its fixed 16 MiB WebAssembly heap runs out (see
- * MAX_SUBJECT_BYTES); callers must treat it as "reject", never as "no match".
+ * A subject could not be matched: longer than MAX_SUBJECT_BYTES, or RE2's fixed 16 MiB
+ * WebAssembly heap ran out. Callers must treat it as "reject", never as "no match".
  */
 export class RegexMatchError extends Error {
   override name = 'RegexMatchError';
