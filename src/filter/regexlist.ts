@@ -16,9 +16,18 @@
 // `\x{FFFD}`) can therefore answer differently from kubectl. Lone surrogates never reach here
 // from HTTP (UTF-8 and latin1 decoding cannot produce them).
 
-import re2wasm from 're2-wasm/build/wasm/re2.js';
+import { createRequire } from 'node:module';
+import { literalMatcher, type Matcher } from './literal.js';
 
-type WrappedRE2 = InstanceType<typeof re2wasm.WrappedRE2>;
+// Loaded on first use: kubectl's default patterns never need it, and compiling the WebAssembly
+// module is most of kproxy's start-up time otherwise.
+type Re2Module = typeof import('re2-wasm/build/wasm/re2.js');
+let re2module: Re2Module | undefined;
+function re2(): Re2Module {
+  return (re2module ??= createRequire(import.meta.url)('re2-wasm/build/wasm/re2.js') as Re2Module);
+}
+
+type WrappedRE2 = InstanceType<Re2Module['WrappedRE2']>;
 
 export class RegexListError extends Error {
   override name = 'RegexListError';
@@ -57,32 +66,48 @@ export interface RegexList {
  */
 export const MAX_SUBJECT_BYTES = (1 << 20) + 4096;
 
+/** One piece: a literal fast path when the pattern allows it, RE2 otherwise or for `\n`. */
+interface Piece {
+  readonly source: string;
+  readonly fast: Matcher | undefined;
+  /** Compiled on first need when `fast` exists (literal patterns are valid RE2 by construction). */
+  re: WrappedRE2 | undefined;
+}
+
 class CompiledList implements RegexList {
   constructor(
     readonly flag: string,
     readonly sources: readonly string[],
-    private readonly res: readonly WrappedRE2[],
+    private readonly pieces: readonly Piece[],
   ) {}
 
   firstMatch(s: string): string | undefined {
-    const res = this.res;
-    if (res.length === 0) return undefined;
+    const pieces = this.pieces;
+    if (pieces.length === 0) return undefined;
     // UTF-8 is at most 3 bytes per UTF-16 unit, so short strings skip the exact count.
     if (s.length > MAX_SUBJECT_BYTES / 3 && Buffer.byteLength(s, 'utf8') > MAX_SUBJECT_BYTES) {
       throw new RegexMatchError(`${this.flag}: subject of ${Buffer.byteLength(s, 'utf8')} bytes is longer than ${MAX_SUBJECT_BYTES}`);
     }
-    for (let i = 0; i < res.length; i++) {
+    // Go's `.` stops at a newline, which the literal matchers do not model.
+    const plain = !s.includes('\n');
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i]!;
+      if (plain && p.fast) {
+        if (p.fast(s)) return p.source;
+        continue;
+      }
       let found: boolean;
       try {
+        p.re ??= compileOne(this.flag, p.source);
         // `false`: no capture groups wanted, so RE2 only reports the overall match.
-        found = res[i]!.match(s, 0, false).index >= 0;
+        found = p.re.match(s, 0, false).index >= 0;
       } catch (err) {
         // An emscripten abort (heap exhausted by DFA caches of expensive patterns). Once the
         // heap is full every later call aborts too, so this fails closed for good.
         if (!(err instanceof WebAssembly.RuntimeError)) throw err;
         throw new RegexMatchError(`${this.flag}: RE2 failed: ${firstLine(err)}`);
       }
-      if (found) return this.sources[i];
+      if (found) return p.source;
     }
     return undefined;
   }
@@ -95,11 +120,17 @@ class CompiledList implements RegexList {
 export function compileRegexList(flag: string, value: string): RegexList {
   // kubectl ≥1.21 (PR #99617): an empty flag is an empty list, not one empty pattern.
   const sources = value === '' ? [] : value.split(',');
-  return new CompiledList(
-    flag,
-    Object.freeze(sources),
-    sources.map((src) => compileOne(flag, src)),
-  );
+  const pieces = sources.map((source): Piece => {
+    const fast = literalMatcher(source);
+    return { source, fast, re: fast ? undefined : compileOne(flag, source) };
+  });
+  return new CompiledList(flag, Object.freeze(sources), pieces);
+}
+
+/** RE2 itself, for a pattern that has a literal matcher (tests compare the two). */
+export function compileWithRE2(source: string): (s: string) => boolean {
+  const re = compileOne('--test', source);
+  return (s) => re.match(s, 0, false).index >= 0;
 }
 
 function compileOne(flag: string, src: string): WrappedRE2 {
@@ -112,7 +143,7 @@ function compileOne(flag: string, src: string): WrappedRE2 {
   let re: WrappedRE2;
   try {
     // Go's Perl syntax: case-sensitive, `$` only at the end of text, `.` not matching \n.
-    re = new re2wasm.WrappedRE2(syntax, false, false, false);
+    re = new (re2().WrappedRE2)(syntax, false, false, false);
   } catch (err) {
     // An emscripten abort: RE2 ran out of its fixed heap on a pattern Go compiles (`[\pL]{1000}`).
     if (!(err instanceof WebAssembly.RuntimeError)) throw err;
