@@ -38,9 +38,19 @@ import { createAccessLog, type AccessLogFormat } from './accesslog.js';
 import { runCommand } from './run.js';
 import { createUpstream } from './upstream.js';
 
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export const VERSION: string = readVersion();
+
+function readVersion(): string {
+  // dist/src/cli.js and the dist/kproxy.mjs bundle sit at different depths below package.json.
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      /* try the next */
+    }
+  }
+  return 'unknown';
+}
 
 export interface ProxyFlags {
   port: number;
