@@ -31,12 +31,14 @@ export function parseGoDuration(flag: string, value: string): number {
   if (s === '0') return 0;
   if (s === '') throw bad('invalid duration');
   let total = 0;
-  const re = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)?/;
   while (s !== '') {
-    const m = re.exec(s);
+    const m = /^(\d+(?:\.\d*)?|\.\d+)([^\d.]*)/.exec(s);
     if (!m) throw bad('invalid duration');
-    if (!m[2]) throw bad('missing unit in duration');
-    total += Number(m[1]) * UNIT_MS[m[2]]!;
+    const unit = m[2]!;
+    if (unit === '') throw bad('missing unit in duration');
+    const ms = UNIT_MS[unit];
+    if (ms === undefined) throw new UsageError(`invalid argument "${value}" for "${flag}" flag: time: unknown unit "${unit}" in duration "${value}"`);
+    total += Number(m[1]) * ms;
     s = s.slice(m[0].length);
   }
   return sign * total;

@@ -223,7 +223,7 @@ export interface Listening {
   address: string;
   /** The bound TCP address and port, or the socket path. */
   bound: { host: string; port: number } | { socketPath: string };
-  /** Stops accepting, waits for `drain`, then closes every connection and removes the socket file. */
+  /** Stops accepting (removing a unix socket file), waits for `drain`, then closes every connection. */
   close(drain?: () => Promise<void>): Promise<void>;
 }
 
@@ -315,16 +315,9 @@ export function listen(
           (closed ??= new Promise<void>((res) => {
             server.close(() => res());
             server.closeIdleConnections();
-            const finish = () => {
-              server.closeAllConnections();
-              if ('socketPath' in where) {
-                try {
-                  unlinkSync(where.socketPath);
-                } catch {
-                  /* already gone */
-                }
-              }
-            };
+            // Node unlinks a unix socket when its listener closes. Unlinking the path again
+            // after the drain could remove the socket of a kproxy started meanwhile.
+            const finish = () => server.closeAllConnections();
             if (drain) drain().then(finish, finish);
             else finish();
           })),

@@ -21,11 +21,14 @@ export function createStaticHandler(dir: string): (req: IncomingMessage, res: Se
       notFound(res);
       return;
     }
+    // A directory is served through its index.html, which is checked like any other file (it
+    // may itself be a symlink out of the directory).
+    const file = path.endsWith('/') ? path + 'index.html' : path;
     realRoot ??= realpath(root).catch(() => root);
     void realRoot
       .then(async (rr) => {
         // Resolve symlinks of what exists; a missing file is send's 404 to give.
-        const real = await realpath(resolve(root, '.' + path)).catch(() => undefined);
+        const real = await realpath(resolve(root, '.' + file)).catch(() => undefined);
         if (real !== undefined && real !== rr && !real.startsWith(rr + sep)) return false;
         return true;
       })
@@ -34,8 +37,8 @@ export function createStaticHandler(dir: string): (req: IncomingMessage, res: Se
           notFound(res);
           return;
         }
-        const encoded = path.split('/').map(encodeURIComponent).join('/');
-        send(req, encoded, { root, index: ['index.html'], dotfiles: 'allow' })
+        const encoded = file.split('/').map(encodeURIComponent).join('/');
+        send(req, encoded, { root, index: false, dotfiles: 'allow' })
           .on('directory', () => {
             // Keep the client's own URL (with the prefix) when adding the slash.
             const q = req.url!.indexOf('?');
