@@ -4,7 +4,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
-import { createCredentials } from './credentials.js';
+import { createCredentials, type Credentials } from './credentials.js';
 import {
   compileFilterRules,
   DEFAULT_HOST_ACCEPT_RE,
@@ -325,10 +325,15 @@ export async function start(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.
   }
   const cfg = loadResolvedConfig(flags.config, env, homedir(), process.cwd());
   for (const w of cfg.warnings) log.warn(w);
-  if (cfg.exec) throw new ConfigError(`user "${cfg.userName}" uses an exec credential plugin, which this version of kproxy cannot run yet`);
-  if (cfg.authProvider) throw new ConfigError(`user "${cfg.userName}" uses the "${cfg.authProvider.name}" auth-provider, which this version of kproxy cannot use yet`);
-  const upstream = createUpstream(cfg);
-  const credentials = createCredentials(cfg, upstream.isTLS);
+  const upstream = createUpstream(cfg, { env });
+  let credentials: Credentials;
+  try {
+    // Exec plugins run on the first request; a certificate they return replaces the pool.
+    credentials = createCredentials(cfg, upstream.isTLS, { env, setClientCertificate: (cert, key) => upstream.setClientCertificate(cert, key) });
+  } catch (err) {
+    await upstream.close();
+    throw err;
+  }
 
   if (upstream.serverPath !== '' && !flags.appendServerPath) {
     log.warn(`Your kube context contains a server path ${upstream.serverPath}, use --append-server-path to automatically append the path to each request`);
@@ -371,7 +376,7 @@ export async function start(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.
     async close(graceMs = SHUTDOWN_GRACE_MS) {
       credentials.close();
       await l.close(() => inflight.drain(graceMs));
-      await upstream.pool.destroy();
+      await upstream.close();
       await accessLog?.close();
     },
   };

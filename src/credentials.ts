@@ -1,8 +1,13 @@
-// Credentials added to every upstream request. The hot path reads a precomputed string; a
-// token file is re-read in the background the way client-go's cached file token source does.
+// Credentials added to every upstream request. Static credentials are a precomputed string on
+// the hot path; a token file is re-read every minute the way client-go's cached file token
+// source does (and at once after a 401); exec plugins and the oidc auth-provider are obtained on
+// the first request, cached while valid and refreshed by src/auth/*.
 
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { isatty } from 'node:tty';
+import { execClusterInfo, execCredential } from './auth/exec.js';
+import { OidcProvider } from './auth/oidc.js';
+import type { RefreshingCredential } from './auth/refresh.js';
 import { escapeExtraKey } from './headers.js';
 import * as log from './log.js';
 import { ConfigError, type ResolvedConfig } from './kubeconfig/types.js';
@@ -28,12 +33,37 @@ export interface Credentials {
    * rejects with a CredentialError.
    */
   authorization(): string | undefined | Promise<string | undefined>;
-  /** The API server answered 401 to a request sent with `used`: obtain a fresh one next time. */
-  rejected(used: string): void;
+  /**
+   * The API server answered 401 to a request kproxy added credentials to, `used` being the
+   * Authorization value (undefined when only a client certificate was presented): obtain a
+   * fresh credential next time.
+   */
+  rejected(used: string | undefined): void;
   /** Impersonate-* headers as [name, value] pairs, added when the client sent no Impersonate-User. */
   readonly impersonation: readonly string[];
   close(): void;
 }
+
+export interface CredentialOptions {
+  /** The environment exec plugins inherit and OIDC requests take proxies from; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Where a client certificate returned by an exec plugin goes (the upstream's TLS options). */
+  setClientCertificate?: (cert: Buffer, key: Buffer) => void;
+  /** Whether stdin is a terminal, for exec interactiveMode; default isatty(0). */
+  stdinIsTTY?: boolean;
+  /** Clock for expiry and back-off decisions (tests). */
+  now?: () => number;
+  /** Token file re-read period (tests); default TOKEN_FILE_PERIOD_MS. */
+  tokenFilePeriodMs?: number;
+}
+
+/** Messages of the auth-provider stubs client-go keeps after removing the providers (1.26). */
+export const REMOVED_AUTH_PROVIDERS: Record<string, string> = {
+  gcp:
+    'The gcp auth plugin has been removed.\nPlease use the "gke-gcloud-auth-plugin" kubectl/client-go credential plugin instead.\nSee https://cloud.google.com/blog/products/containers-kubernetes/kubectl-auth-changes-in-gke for further details',
+  azure:
+    'The azure auth plugin has been removed.\nPlease use the https://github.com/Azure/kubelogin kubectl/client-go credential plugin instead.\nSee https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins for further details',
+};
 
 function readToken(path: string): string {
   const token = readFileSync(path, 'utf8').trim();
@@ -53,32 +83,75 @@ export function impersonationHeaders(cfg: ResolvedConfig): string[] {
   return out;
 }
 
-export function createCredentials(cfg: ResolvedConfig, isTLS: boolean): Credentials {
+/** Wraps a RefreshingCredential (exec, oidc) as Credentials. */
+function refreshing(credential: RefreshingCredential, impersonation: string[], onClose?: () => void): Credentials {
+  return {
+    authorization: () => credential.authorization(),
+    rejected: (used) => credential.rejected(used),
+    impersonation,
+    close() {
+      credential.close();
+      onClose?.();
+    },
+  };
+}
+
+export function createCredentials(cfg: ResolvedConfig, isTLS: boolean, opts: CredentialOptions = {}): Credentials {
   const impersonation = impersonationHeaders(cfg);
-  let current: string | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  const env = opts.env ?? process.env;
+  const hasStatic = Boolean(cfg.token || cfg.tokenFile || cfg.username);
 
   // client-go sends user credentials only over TLS (ClientConfig's IsConfigTransportTLS).
+  if (isTLS && cfg.authProvider) {
+    const name = cfg.authProvider.name;
+    if (Object.hasOwn(REMOVED_AUTH_PROVIDERS, name)) throw new ConfigError(REMOVED_AUTH_PROVIDERS[name]!);
+    if (name !== 'oidc') throw new ConfigError(`no Auth Provider found for name ${JSON.stringify(name)}`);
+    // Built (and checked) even when a static token wins, as client-go builds it.
+    const oidc = new OidcProvider(cfg.authProvider, {
+      origin: cfg.userOrigin,
+      userName: cfg.userName,
+      env,
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    // The bearer round tripper sits outside the auth-provider's and its header wins.
+    if (!hasStatic) return refreshing(oidc.credential, impersonation);
+    log.warn(`user ${JSON.stringify(cfg.userName)} has both a static credential and the oidc auth-provider; the auth-provider is not used (as in kubectl)`);
+  }
+
+  if (isTLS && cfg.exec) {
+    const { credential, plugin } = execCredential(cfg.exec, {
+      env,
+      // isatty(0) rather than process.stdin: creating that stream would change how fd 0 is used.
+      stdinIsTTY: opts.stdinIsTTY ?? isatty(0),
+      clusterInfo: () => execClusterInfo(cfg),
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.setClientCertificate ? { setClientCertificate: opts.setClientCertificate } : {}),
+    });
+    return refreshing(credential, impersonation, () => plugin.kill());
+  }
+
+  let current: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const tokenFile = isTLS ? cfg.tokenFile : undefined;
+
   if (isTLS) {
     if (cfg.token) current = 'Bearer ' + cfg.token;
-    if (cfg.tokenFile) {
-      const file = cfg.tokenFile;
+    if (tokenFile) {
       try {
-        current = 'Bearer ' + readToken(file);
+        current = 'Bearer ' + readToken(tokenFile);
       } catch (err) {
-        if (!cfg.token) throw new ConfigError(`unable to read tokenFile ${file}: ${(err as Error).message}`);
-        log.warn(`Unable to read tokenFile ${file}, using the static token: ${(err as Error).message}`);
+        if (!cfg.token) throw new ConfigError(`unable to read tokenFile ${tokenFile}: ${(err as Error).message}`);
+        log.warn(`Unable to read tokenFile ${tokenFile}, using the static token: ${(err as Error).message}`);
       }
+      // A read of a few hundred bytes once a minute: done synchronously, as client-go does in
+      // the request path, so the new token is in place the moment the timer fires.
       timer = setInterval(() => {
-        readFile(file, 'utf8').then(
-          (text) => {
-            const token = text.trim();
-            if (token === '') log.warn(`Unable to rotate token: token file ${file} is empty`);
-            else current = 'Bearer ' + token;
-          },
-          (err: Error) => log.warn(`Unable to rotate token: ${err.message}`),
-        );
-      }, TOKEN_FILE_PERIOD_MS);
+        try {
+          current = 'Bearer ' + readToken(tokenFile);
+        } catch (err) {
+          log.warn(`Unable to rotate token: ${(err as Error).message}`);
+        }
+      }, opts.tokenFilePeriodMs ?? TOKEN_FILE_PERIOD_MS);
       timer.unref();
     }
     if (!current && cfg.username !== undefined) {
@@ -88,8 +161,16 @@ export function createCredentials(cfg: ResolvedConfig, isTLS: boolean): Credenti
 
   return {
     authorization: () => current,
-    rejected() {
-      // A static token cannot be refreshed; a token file is re-read on its own schedule.
+    rejected(used) {
+      // client-go's ResetTokenOlderThan: a refused token from a file is re-read at once (a
+      // rotated service-account token is then used by the very next request). A static token
+      // cannot be refreshed.
+      if (!tokenFile || used !== current) return;
+      try {
+        current = 'Bearer ' + readToken(tokenFile);
+      } catch (err) {
+        log.warn(`Unable to rotate token: ${(err as Error).message}`);
+      }
     },
     impersonation,
     close() {

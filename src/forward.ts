@@ -184,7 +184,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
       // 1xx answers other than 101 are informational; Node answers 100-continue itself.
       if (statusCode < 200) return true;
       // client-go refreshes a credential the API server refused; the 401 itself is relayed.
-      if (statusCode === 401 && usedAuth !== undefined) ctx.credentials.rejected(usedAuth);
+      // With no Authorization added (a client certificate alone) the certificate was refused.
+      if (statusCode === 401 && out.needsAuth) ctx.credentials.rejected(usedAuth);
       resume = resumeFn;
       res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders as Buffer[], decoding));
       // Headers go out now so a watch is visibly open before its first event.

@@ -4,8 +4,7 @@
 // (CVE-2018-1002105); an error answer is relayed and the connection closed, so kubectl's
 // WebSocket-then-SPDY fallback sees it.
 
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { describeUpstreamError } from './errors.js';
@@ -18,6 +17,8 @@ import type { LocalAnswer } from './server.js';
 export const DEFAULT_KEEPALIVE_MS = 15_000;
 /** kubectl's upgrade dial timeout. */
 export const DIAL_TIMEOUT_MS = 30_000;
+/** Client bytes read (and kept for after a 101) while the upstream has not answered yet. */
+const EARLY_LIMIT = 64 * 1024;
 
 export interface UpgradeContext extends ForwardContext {
   /** --keepalive: 0 means DEFAULT_KEEPALIVE_MS, negative disables it. */
@@ -97,23 +98,53 @@ function dial(
 
   const up = ctx.upstream;
   const url = new URL(up.origin);
-  const options = {
-    host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
-    port: url.port || (up.isTLS ? 443 : 80),
+  const options: RequestOptions = {
     method: req.method,
     path: target,
     headers,
-    agent: false as const,
     setHost: false,
     timeout: DIAL_TIMEOUT_MS,
-    ...(up.isTLS ? { ...up.tls, ALPNProtocols: ['http/1.1'] } : {}),
+    // The upstream's own dial: through the same proxy as ordinary requests (kubectl skips it
+    // here, kubernetes#120318) and with the current TLS options, an exec plugin's certificate too.
+    createConnection: (_o, cb) => {
+      up.connect(ctx.keepaliveMs === 0 ? DEFAULT_KEEPALIVE_MS : ctx.keepaliveMs).then(
+        (s) => cb(null, s as Socket),
+        (err: Error) => cb(err, undefined as unknown as Socket),
+      );
+      return undefined;
+    },
   };
-  const upReq = (up.isTLS ? httpsRequest : httpRequest)(options);
+  const upReq = httpRequest(options);
   let settled = false;
+
+  // Until the upstream answers, the client is read too: the listener keeps half-open sockets,
+  // so without reading, a client that has gone (FIN) would go unseen and the upstream request
+  // would wait for the idle timeout. Bytes it sends early are kept for after a 101.
+  const early: Buffer[] = [];
+  let earlyBytes = 0;
+  const onEarlyData = (chunk: Buffer) => {
+    early.push(chunk);
+    earlyBytes += chunk.length;
+    if (earlyBytes >= EARLY_LIMIT) client.pause();
+  };
+  const onEarlyEnd = () => {
+    if (settled) return;
+    settled = true;
+    upReq.destroy();
+    client.destroy();
+  };
+  const stopEarly = () => {
+    client.off('data', onEarlyData);
+    client.off('end', onEarlyEnd);
+    client.pause();
+  };
+  client.on('data', onEarlyData);
+  client.on('end', onEarlyEnd);
 
   const fail = (message: string) => {
     if (settled) return;
     settled = true;
+    stopEarly();
     log.error(`Proxy upgrade error: ${message}`);
     answerOnSocket(client, errorAnswer(message));
     upReq.destroy();
@@ -141,11 +172,13 @@ function dial(
       return;
     }
     settled = true;
+    stopEarly();
     upSocket.setTimeout(0);
     upReq.setTimeout(0);
     client.write(headBlock(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`, res.rawHeaders));
     if (upHead.length > 0) client.write(upHead);
     if (head.length > 0) upSocket.write(head);
+    for (const chunk of early) upSocket.write(chunk);
     splice(client, upSocket);
   });
 
@@ -163,6 +196,7 @@ function dial(
     }
     // An error answer is relayed with its body, close-delimited, then both sides are closed.
     settled = true;
+    stopEarly();
     client.write(headBlock(`HTTP/1.1 ${status} ${res.statusMessage}`, res.rawHeaders, true));
     res.on('data', (chunk: Buffer) => {
       if (!client.write(chunk)) res.pause();

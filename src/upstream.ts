@@ -1,11 +1,22 @@
-// The API server as a destination: its origin, the Host header it expects, TLS settings read
-// once at start-up, and the keep-alive pool that ordinary requests share.
+// The API server as a destination: its origin, the Host header it expects, the TLS settings and
+// the keep-alive pool that ordinary requests share, and the route (direct or through a proxy)
+// that both ordinary and upgrade requests take. The client certificate can change while kproxy
+// runs (files rewritten on disk, or a new one from an exec plugin): the TLS options and the pool
+// are then replaced, so callers read `tls` and `pool` afresh for every request.
 
-import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from 'node:tls';
+import { watch, readFileSync, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { isIP, type Socket } from 'node:net';
+import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { checkServerIdentity, createSecureContext, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import { Pool } from 'undici';
+import { chooseProxy, dial, DIAL_TIMEOUT_MS, proxyTlsOptions, redactProxy, TCP_KEEPALIVE_MS, type ProxyChoice } from './dial.js';
+import * as log from './log.js';
 import { ConfigError, type FileOrData, type ResolvedConfig } from './kubeconfig/types.js';
+
+/** How often certificate files are re-read when no file-system event announced a change. */
+export const CERT_POLL_MS = 60_000;
 
 export interface Upstream {
   /** `https://host:port` with IPv6 literals bracketed. */
@@ -15,9 +26,28 @@ export interface Upstream {
   /** The kubeconfig server URL path without a trailing slash ('' when none). */
   serverPath: string;
   isTLS: boolean;
-  /** Options for a TLS connection to the API server (shared with the upgrade path). */
-  tls: ConnectionOptions;
-  pool: Pool;
+  /** Current options for a TLS connection to the API server. */
+  readonly tls: ConnectionOptions;
+  /** Current keep-alive pool; replaced when the client certificate changes. */
+  readonly pool: Pool;
+  /** The proxy every connection goes through, if any. */
+  readonly proxy: ProxyChoice | undefined;
+  /**
+   * A fresh connection for an upgrade request: through the proxy, TLS with the current options
+   * and HTTP/1.1 ALPN. `keepAliveMs` as for DialOptions.
+   */
+  connect(keepAliveMs?: number): Promise<Socket | Duplex>;
+  /** A client certificate obtained at run time (exec plugin); a change replaces the pool. */
+  setClientCertificate(cert: Buffer, key: Buffer): void;
+  /** Destroys every pool and stops watching certificate files. */
+  close(): Promise<void>;
+}
+
+export interface UpstreamOptions {
+  /** Environment for HTTPS_PROXY/HTTP_PROXY/NO_PROXY; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Re-read interval for certificate files, on top of file-system events. */
+  certPollMs?: number;
 }
 
 function read(what: string, src: FileOrData, owner: string): Buffer {
@@ -53,36 +83,193 @@ export function tlsOptions(cfg: ResolvedConfig, hostname: string): ConnectionOpt
   return opts;
 }
 
-export function createUpstream(cfg: ResolvedConfig): Upstream {
+/** Throws the Node reason when cert and key do not form a usable pair. */
+function checkPair(cert: Buffer, key: Buffer): void {
+  createSecureContext({ cert, key });
+}
+
+class UpstreamImpl implements Upstream {
+  readonly origin: string;
+  readonly hostHeader: string;
+  readonly serverPath: string;
+  readonly isTLS: boolean;
+  readonly proxy: ProxyChoice | undefined;
+  private currentTls: ConnectionOptions;
+  private currentPool: Pool;
+  private readonly proxyTls: ConnectionOptions | undefined;
+  private readonly target: { host: string; port: number };
+  /** Pools replaced by a new certificate, closing once their requests are done. */
+  private readonly retired = new Set<Pool>();
+  private readonly watchers: FSWatcher[] = [];
+  private pollTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(cfg: ResolvedConfig, url: URL, opts: UpstreamOptions) {
+    this.isTLS = url.protocol === 'https:';
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.origin = `${url.protocol}//${url.host}`;
+    this.hostHeader = url.host;
+    this.serverPath = url.pathname.replace(/\/+$/, '');
+    this.target = { host: hostname, port: url.port ? Number(url.port) : this.isTLS ? 443 : 80 };
+    this.currentTls = this.isTLS ? tlsOptions(cfg, hostname) : {};
+    this.proxy = chooseProxy(cfg.proxyURL, url, opts.env ?? process.env);
+    if (this.proxy) {
+      if (this.proxy.url.protocol === 'https:') this.proxyTls = proxyTlsOptions(this.currentTls, this.proxy.url);
+      log.info(2, `Connecting to ${this.origin} through proxy ${redactProxy(this.proxy.url)} (${this.proxy.source})`);
+    }
+    this.currentPool = this.makePool();
+    if (this.isTLS) this.watchCertificateFiles(cfg, opts.certPollMs ?? CERT_POLL_MS);
+  }
+
+  get tls(): ConnectionOptions {
+    return this.currentTls;
+  }
+
+  get pool(): Pool {
+    return this.currentPool;
+  }
+
+  private makePool(): Pool {
+    const common = {
+      // Watches and log follows stay quiet for minutes: kubectl has no body or header timeout.
+      bodyTimeout: 0,
+      headersTimeout: 0,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 90_000,
+    };
+    if (!this.proxy) {
+      return new Pool(this.origin, { ...common, connect: this.isTLS ? (this.currentTls as Record<string, unknown>) : undefined });
+    }
+    // Every connection of one pool uses the TLS options the pool was made with.
+    const tls = this.isTLS ? { ...this.currentTls, ALPNProtocols: ['http/1.1'] } : undefined;
+    return new Pool(this.origin, {
+      ...common,
+      connect: (_opts, callback) => {
+        dial(this.target, { proxy: this.proxy, tls, proxyTls: this.proxyTls, timeoutMs: DIAL_TIMEOUT_MS, keepAliveMs: TCP_KEEPALIVE_MS }).then(
+          (socket) => callback(null, socket as Socket),
+          (err: Error) => callback(err, null),
+        );
+      },
+    });
+  }
+
+  connect(keepAliveMs?: number): Promise<Socket | Duplex> {
+    const tls = this.isTLS ? { ...this.currentTls, ALPNProtocols: ['http/1.1'] } : undefined;
+    return dial(this.target, { proxy: this.proxy, tls, proxyTls: this.proxyTls, timeoutMs: DIAL_TIMEOUT_MS, keepAliveMs });
+  }
+
+  setClientCertificate(cert: Buffer, key: Buffer): void {
+    const cur = this.currentTls;
+    if (Buffer.isBuffer(cur.cert) && Buffer.isBuffer(cur.key) && cur.cert.equals(cert) && cur.key.equals(key)) return;
+    this.replaceCertificate(cert, key);
+  }
+
+  private replaceCertificate(cert: Buffer, key: Buffer): void {
+    if (this.closed) return;
+    this.currentTls = { ...this.currentTls, cert, key };
+    const old = this.currentPool;
+    this.currentPool = this.makePool();
+    // In-flight requests (a watch, a log follow) finish on the old connections; nothing new
+    // is sent with the old certificate.
+    this.retired.add(old);
+    old.close().then(
+      () => this.retired.delete(old),
+      () => this.retired.delete(old),
+    );
+  }
+
+  /**
+   * client-go reloads certificate files at handshake time and drops connections when they
+   * change. Here a change is noticed by a file-system event on the files' directories (which
+   * also sees the symlink swap of a mounted Secret) or, failing that, by a periodic re-read.
+   */
+  private watchCertificateFiles(cfg: ResolvedConfig, pollMs: number): void {
+    const files: string[] = [];
+    if (cfg.clientCertificate && 'file' in cfg.clientCertificate) files.push(cfg.clientCertificate.file);
+    if (cfg.clientKey && 'file' in cfg.clientKey) files.push(cfg.clientKey.file);
+    if (files.length === 0) return;
+    const cert = cfg.clientCertificate!;
+    const key = cfg.clientKey!;
+    // An event during a reload (the key written, then the certificate) must not be lost: it
+    // causes one more reload once the current one is done.
+    let again = false;
+    const reload = (fromPoll: boolean): void => {
+      if (this.closed) return;
+      if (this.reloading) {
+        again = true;
+        return;
+      }
+      this.reloading = (async () => {
+        try {
+          const [c, k] = await Promise.all([
+            'file' in cert ? readFile(cert.file) : Promise.resolve(cert.data),
+            'file' in key ? readFile(key.file) : Promise.resolve(key.data),
+          ]);
+          const cur = this.currentTls;
+          if (Buffer.isBuffer(cur.cert) && Buffer.isBuffer(cur.key) && cur.cert.equals(c) && cur.key.equals(k)) return;
+          try {
+            checkPair(c, k);
+          } catch (err) {
+            // Between the writes of the certificate and of its key the pair does not match;
+            // the next event completes it, so only the periodic check complains.
+            if (fromPoll) log.warn(`Unable to reload the client certificate from ${files.join(', ')}: ${(err as Error).message}`);
+            return;
+          }
+          this.replaceCertificate(c, k);
+          log.info(2, `Reloaded the client certificate from ${files.join(', ')}`);
+        } catch (err) {
+          if (fromPoll) log.warn(`Unable to reload the client certificate: ${(err as Error).message}`);
+        } finally {
+          this.reloading = undefined;
+          if (again) {
+            again = false;
+            reload(false);
+          }
+        }
+      })();
+    };
+    const names = new Map<string, Set<string>>();
+    for (const f of files) {
+      const dir = path.dirname(f);
+      if (!names.has(dir)) names.set(dir, new Set());
+      names.get(dir)!.add(path.basename(f));
+    }
+    for (const [dir, base] of names) {
+      try {
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          // `..data` is the symlink a Kubernetes Secret volume swaps atomically.
+          if (name === null || base.has(String(name)) || String(name).startsWith('..')) reload(false);
+        });
+        w.on('error', () => w.close());
+        this.watchers.push(w);
+      } catch {
+        // Not watchable (for example a network file system): the periodic re-read remains.
+      }
+    }
+    this.pollTimer = setInterval(() => reload(true), pollMs);
+    this.pollTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.watchers) w.close();
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    await Promise.all([this.currentPool.destroy(), ...[...this.retired].map((p) => p.destroy())]);
+  }
+}
+
+export function createUpstream(cfg: ResolvedConfig, opts: UpstreamOptions = {}): Upstream {
   let url: URL;
   try {
     url = new URL(cfg.server);
   } catch {
     throw new ConfigError(`invalid server URL "${cfg.server}" for cluster "${cfg.clusterName}"`);
   }
-  const isTLS = url.protocol === 'https:';
-  if (!isTLS && url.protocol !== 'http:') {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new ConfigError(`unsupported scheme in server URL "${cfg.server}": must be https or http`);
   }
-  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const tls = isTLS ? tlsOptions(cfg, hostname) : {};
-  const origin = `${url.protocol}//${url.host}`;
-  const pool = new Pool(origin, {
-    connect: isTLS ? (tls as Record<string, unknown>) : undefined,
-    // Watches and log follows stay quiet for minutes: kubectl has no body or header timeout.
-    bodyTimeout: 0,
-    headersTimeout: 0,
-    keepAliveTimeout: 30_000,
-    keepAliveMaxTimeout: 90_000,
-  });
-  return {
-    origin,
-    hostHeader: url.host,
-    serverPath: url.pathname.replace(/\/+$/, ''),
-    isTLS,
-    tls,
-    pool,
-  };
+  return new UpstreamImpl(cfg, url, opts);
 }
 
 /** kubectl's singleJoiningSlash(serverPath, requestPath) for --append-server-path. */
