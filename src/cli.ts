@@ -309,6 +309,8 @@ export interface Running {
   bound: { host: string; port: number } | { socketPath: string };
   /** The base URL clients use (with the API prefix), when listening on TCP. */
   url?: string;
+  /** Loads what the first request needs, once the start-up line is out. */
+  warm(): void;
   /** Graceful stop: see lifecycle.ts. */
   close(graceMs?: number): Promise<void>;
 }
@@ -373,6 +375,7 @@ export async function start(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.
     address: l.address,
     bound: l.bound,
     url: 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, flags.apiPrefix) : undefined,
+    warm: () => upstream.warm(),
     async close(graceMs = SHUTDOWN_GRACE_MS) {
       credentials.close();
       await l.close(() => inflight.drain(graceMs));
@@ -426,6 +429,7 @@ export async function main(argv: string[]): Promise<void> {
     throw err;
   }
   const flags = parsed.flags;
+  setImmediate(() => running.warm());
   if (flags.command.length > 0) {
     // The command owns stdout; the start-up line would end up in its output.
     if (flags.output === 'json') process.stderr.write(startupLine(running, 'json'));

@@ -15,7 +15,14 @@ import { request as httpsRequest } from 'node:https';
 import { BlockList, connect as netConnect, isIP, isIPv4, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, rootCertificates, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { SocksClient } from 'socks';
+import { createRequire } from 'node:module';
+import type { SocksClient as SocksClientType } from 'socks';
+
+// Only a socks5 proxy needs the `socks` package (and its two dependencies).
+let socksClient: typeof SocksClientType | undefined;
+function SocksClient(): typeof SocksClientType {
+  return (socksClient ??= (createRequire(import.meta.url)('socks') as typeof import('socks')).SocksClient);
+}
 import { describeUpstreamError } from './errors.js';
 import { ConfigError } from './kubeconfig/types.js';
 
@@ -352,7 +359,7 @@ async function socksTunnel(proxy: URL, target: DialTarget, timeoutMs: number, ke
   }
   const proxyAddr = joinHostPort(proxyHost, proxyPort);
   try {
-    const { socket } = await SocksClient.createConnection({
+    const { socket } = await SocksClient().createConnection({
       command: 'connect',
       proxy: {
         host: proxyHost,

@@ -5,7 +5,8 @@
 import { realpath } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve, sep } from 'node:path';
-import send from 'send';
+import { createRequire } from 'node:module';
+import type sendType from 'send';
 
 function notFound(res: ServerResponse): void {
   res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': 19 });
@@ -14,6 +15,8 @@ function notFound(res: ServerResponse): void {
 
 /** `path` is the decoded path below the prefix, starting with '/', already cleaned by the router. */
 export function createStaticHandler(dir: string): (req: IncomingMessage, res: ServerResponse, path: string) => void {
+  // Only --www needs `send`; loading it here keeps it off every other start-up.
+  const send = createRequire(import.meta.url)('send') as typeof sendType;
   const root = resolve(dir);
   let realRoot: Promise<string> | undefined;
   return (req, res, path) => {

@@ -10,13 +10,21 @@ import { isIP, type Socket } from 'node:net';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, createSecureContext, type ConnectionOptions, type PeerCertificate } from 'node:tls';
-import { Pool } from 'undici';
+import { createRequire } from 'node:module';
+import type { Pool } from 'undici';
 import { chooseProxy, dial, DIAL_TIMEOUT_MS, proxyTlsOptions, redactProxy, TCP_KEEPALIVE_MS, type ProxyChoice } from './dial.js';
 import * as log from './log.js';
 import { ConfigError, type FileOrData, type ResolvedConfig } from './kubeconfig/types.js';
 
 /** How often certificate files are re-read when no file-system event announced a change. */
 export const CERT_POLL_MS = 60_000;
+
+// undici is loaded on first use (or by `warm()` right after start-up): it is the largest
+// module kproxy has, and loading it before the listener is up would delay `Starting to serve`.
+let PoolClass: typeof Pool | undefined;
+function poolClass(): typeof Pool {
+  return (PoolClass ??= (createRequire(import.meta.url)('undici') as typeof import('undici')).Pool);
+}
 
 export interface Upstream {
   /** `https://host:port` with IPv6 literals bracketed. */
@@ -28,8 +36,10 @@ export interface Upstream {
   isTLS: boolean;
   /** Current options for a TLS connection to the API server. */
   readonly tls: ConnectionOptions;
-  /** Current keep-alive pool; replaced when the client certificate changes. */
+  /** Current keep-alive pool, made on first use; replaced when the client certificate changes. */
   readonly pool: Pool;
+  /** Makes the pool now, so the first request does not wait for undici to load. */
+  warm(): void;
   /** The proxy every connection goes through, if any. */
   readonly proxy: ProxyChoice | undefined;
   /**
@@ -95,7 +105,7 @@ class UpstreamImpl implements Upstream {
   readonly isTLS: boolean;
   readonly proxy: ProxyChoice | undefined;
   private currentTls: ConnectionOptions;
-  private currentPool: Pool;
+  private currentPool: Pool | undefined;
   private readonly proxyTls: ConnectionOptions | undefined;
   private readonly target: { host: string; port: number };
   /** Pools replaced by a new certificate, closing once their requests are done. */
@@ -118,7 +128,6 @@ class UpstreamImpl implements Upstream {
       if (this.proxy.url.protocol === 'https:') this.proxyTls = proxyTlsOptions(this.currentTls, this.proxy.url);
       log.info(2, `Connecting to ${this.origin} through proxy ${redactProxy(this.proxy.url)} (${this.proxy.source})`);
     }
-    this.currentPool = this.makePool();
     if (this.isTLS) this.watchCertificateFiles(cfg, opts.certPollMs ?? CERT_POLL_MS);
   }
 
@@ -127,7 +136,11 @@ class UpstreamImpl implements Upstream {
   }
 
   get pool(): Pool {
-    return this.currentPool;
+    return (this.currentPool ??= this.makePool());
+  }
+
+  warm(): void {
+    if (!this.closed) void this.pool;
   }
 
   private makePool(): Pool {
@@ -139,11 +152,11 @@ class UpstreamImpl implements Upstream {
       keepAliveMaxTimeout: 90_000,
     };
     if (!this.proxy) {
-      return new Pool(this.origin, { ...common, connect: this.isTLS ? (this.currentTls as Record<string, unknown>) : undefined });
+      return new (poolClass())(this.origin, { ...common, connect: this.isTLS ? (this.currentTls as Record<string, unknown>) : undefined });
     }
     // Every connection of one pool uses the TLS options the pool was made with.
     const tls = this.isTLS ? { ...this.currentTls, ALPNProtocols: ['http/1.1'] } : undefined;
-    return new Pool(this.origin, {
+    return new (poolClass())(this.origin, {
       ...common,
       connect: (_opts, callback) => {
         dial(this.target, { proxy: this.proxy, tls, proxyTls: this.proxyTls, timeoutMs: DIAL_TIMEOUT_MS, keepAliveMs: TCP_KEEPALIVE_MS }).then(
@@ -169,7 +182,8 @@ class UpstreamImpl implements Upstream {
     if (this.closed) return;
     this.currentTls = { ...this.currentTls, cert, key };
     const old = this.currentPool;
-    this.currentPool = this.makePool();
+    this.currentPool = undefined;
+    if (!old) return;
     // In-flight requests (a watch, a log follow) finish on the old connections; nothing new
     // is sent with the old certificate.
     this.retired.add(old);
@@ -255,7 +269,9 @@ class UpstreamImpl implements Upstream {
     this.closed = true;
     for (const w of this.watchers) w.close();
     if (this.pollTimer) clearInterval(this.pollTimer);
-    await Promise.all([this.currentPool.destroy(), ...[...this.retired].map((p) => p.destroy())]);
+    const pools = [...this.retired];
+    if (this.currentPool) pools.push(this.currentPool);
+    await Promise.all(pools.map((p) => p.destroy()));
   }
 }
 
