@@ -36,7 +36,8 @@ import { Inflight, SHUTDOWN_GRACE_MS } from './lifecycle.js';
 import { createStaticHandler } from './static.js';
 import { createAccessLog, type AccessLogFormat } from './accesslog.js';
 import { runCommand } from './run.js';
-import { createUpstream } from './upstream.js';
+import { createUpstream, STREAM_HWM } from './upstream.js';
+import { setDefaultHighWaterMark } from 'node:stream';
 
 export const VERSION: string = readVersion();
 
@@ -318,6 +319,8 @@ export interface Running {
 /** Everything between a parsed command line and a listening proxy. */
 export async function start(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
   log.setVerbosity(flags.verbosity);
+  // Client sockets and responses get the larger buffers too: fewer pause/resume turns per MiB.
+  setDefaultHighWaterMark(false, STREAM_HWM);
   let filter: FilterRules | undefined;
   if (!flags.disableFilter) {
     filter = compileFilterRules(flags);
