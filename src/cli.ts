@@ -37,6 +37,7 @@ import { createStaticHandler } from './static.js';
 import { createAccessLog, type AccessLogFormat } from './accesslog.js';
 import { runCommand } from './run.js';
 import { createUpstream, STREAM_HWM } from './upstream.js';
+import { fileError } from './errors.js';
 import { setDefaultHighWaterMark } from 'node:stream';
 
 export const VERSION: string = readVersion();
@@ -350,7 +351,7 @@ export async function start(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.
     try {
       if (!statSync(flags.www).isDirectory()) log.warn(`Static file directory ${flags.www} is not a directory`);
     } catch (err) {
-      log.warn(`Failed to stat static file directory ${flags.www}: ${(err as Error).message}`);
+      log.warn(`Failed to stat static file directory ${flags.www}: ${fileError('stat', flags.www, err)}`);
     }
   }
 

@@ -3,6 +3,7 @@
 // source does (and at once after a 401); exec plugins and the oidc auth-provider are obtained on
 // the first request, cached while valid and refreshed by src/auth/*.
 
+import { fileError } from './errors.js';
 import { readFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { execClusterInfo, execCredential } from './auth/exec.js';
@@ -66,8 +67,16 @@ export const REMOVED_AUTH_PROVIDERS: Record<string, string> = {
 };
 
 function readToken(path: string): string {
-  const token = readFileSync(path, 'utf8').trim();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(fileError('open', path, err));
+  }
+  const token = text.trim();
   if (token === '') throw new Error(`token file ${path} is empty`);
+  // Checked here so that a bad file fails at start-up, not as a 500 on every request.
+  if (/[\u0000-\u001f\u007f]/.test(token)) throw new Error(`token file ${path} contains a line break or control character`);
   return token;
 }
 

@@ -51,3 +51,25 @@ export function describeUpstreamError(err: Error): string {
 export function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
 }
+
+/** Go's syscall error strings, which kubectl prints after `open <path>: ` or `stat <path>: `. */
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+  ENOEXEC: 'exec format error',
+};
+
+export function errnoText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return (e.code && ERRNO_TEXT[e.code]) || oneLine(e.message);
+}
+
+/** A failed file operation as Go words it: `open /p: no such file or directory`. */
+export function fileError(op: 'open' | 'stat' | 'read', path: string, err: unknown): string {
+  return `${op} ${path}: ${errnoText(err)}`;
+}

@@ -202,6 +202,19 @@ describe('bearer tokens', () => {
     assert.match(r.stderr, /tokenFile|token file/i);
   });
 
+  test('a tokenFile with a line break inside the token fails at start-up, in Go words', async () => {
+    const bad = join(dir.path, 'two-line-token');
+    writeFileSync(bad, 'abc\ndef\n');
+    const kc = writeKubeconfig(dir.path, { server: up.url, caData: pki.ca, tokenFile: bad, fileName: 'two-line-token-kc' });
+    const r = await runKproxy(['--port=0', '--kubeconfig', kc]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `error: unable to read tokenFile ${bad}: token file ${bad} contains a line break or control character\n`);
+    const missing = join(dir.path, 'no-such-token');
+    const kc2 = writeKubeconfig(dir.path, { server: up.url, caData: pki.ca, tokenFile: missing, fileName: 'missing-token-2' });
+    const r2 = await runKproxy(['--port=0', '--kubeconfig', kc2]);
+    assert.equal(r2.stderr, `error: unable to read tokenFile ${missing}: open ${missing}: no such file or directory\n`);
+  });
+
   test('--token overrides the kubeconfig token', async () => {
     const { status, rec } = await through(await P.flags);
     assert.equal(status, 200);

@@ -4,6 +4,7 @@
 // output is checked, with client-go's error texts. Caching, single flight and back-off are
 // RefreshingCredential's job; this module runs the plugin once per call.
 
+import { errnoText } from '../errors.js';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -276,13 +277,6 @@ export function decodeExecCredential(stdout: string, apiVersion: string): ExecRe
   return out;
 }
 
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  ENOEXEC: 'exec format error',
-  ENOTDIR: 'not a directory',
-  EISDIR: 'is a directory',
-};
 
 /** Runs an exec credential plugin once and checks its answer. */
 export class ExecPlugin {
@@ -368,7 +362,7 @@ export class ExecPlugin {
       });
       return new CredentialError(msg);
     }
-    const text = (err.code && ERRNO_TEXT[err.code]) || err.message;
+    const text = errnoText(err);
     return new CredentialError(`exec: fork/exec ${cmd}: ${text}`);
   }
 

@@ -9,6 +9,7 @@
 // file fails the new tokens are still used (and the failure logged), where client-go would
 // throw away a refresh it can no longer repeat.
 
+import { fileError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { CredentialError } from '../credentials.js';
 import { ConfigError, type AuthProviderConfig } from '../kubeconfig/types.js';
@@ -128,8 +129,7 @@ export class OidcProvider {
       try {
         this.ca = readFileSync(file);
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        throw new ConfigError(`open ${file}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.code === 'EACCES' ? 'permission denied' : e.message}`);
+        throw new ConfigError(fileError('open', file, err));
       }
     }
     this.credential = new RefreshingCredential({ now: this.now, what: 'OIDC id-token', obtain: () => this.idToken() });

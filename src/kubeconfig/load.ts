@@ -3,6 +3,7 @@
 // by the config are not read here (the in-cluster part only checks that the service-account
 // token exists and the CA is readable, as client-go decides with them).
 
+import { errnoText } from '../errors.js';
 import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { mergeKubeconfigs } from './merge.js';
@@ -23,22 +24,6 @@ export interface LoadedKubeconfig {
   files: string[];
   /** Every candidate path, in order, for a "no kubeconfig found (looked at ...)" message. */
   lookedAt: string[];
-}
-
-/** Go's syscall error strings, which kubectl prints after `stat <path>: ` or `open <path>: `. */
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOTDIR: 'not a directory',
-  EISDIR: 'is a directory',
-  ELOOP: 'too many levels of symbolic links',
-  ENAMETOOLONG: 'file name too long',
-};
-
-function errnoText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return (e.code && ERRNO_TEXT[e.code]) || e.message;
 }
 
 /** Candidate files: --kubeconfig alone, else the KUBECONFIG list, else ~/.kube/config. */
