@@ -10,24 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import { request } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
-import { repoRoot, runKproxy, startKproxy, type RunResult, type Running, type StartOptions } from './helpers/proc.js';
+import { repoRoot, runKproxy, startKproxy, type RunResult, type Running, type StartOptions, canListenOn } from './helpers/proc.js';
 import { startUpstream, VERSION_INFO, type Upstream } from './helpers/upstream.js';
 
-/** Whether a TCP listener can bind `host` here (IPv6 loopback is missing in some containers). */
-async function canListenOn(host: string): Promise<boolean> {
-  const s = net.createServer();
-  try {
-    await new Promise<void>((res, rej) => {
-      s.once('error', rej);
-      s.listen(0, host, () => res());
-    });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (s.listening) s.close();
-  }
-}
 const NO_IPV6 = (await canListenOn('::1')) ? undefined : 'no IPv6 loopback (::1) on this machine';
 
 const XSRF_WARNING = 'Request filter disabled, your proxy is vulnerable to XSRF attacks, please be cautious';

@@ -10,24 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import { request } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type KubeconfigSpec, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, writePkiFiles, type Pki, type PkiPaths } from './helpers/pki.js';
-import { runKproxy, startKproxy, type Running, type StartOptions } from './helpers/proc.js';
+import { canListenOn, launcher, runKproxy, type Running } from './helpers/proc.js';
 import { startUpstream, type RecordedRequest, type Upstream } from './helpers/upstream.js';
 
-/** Whether a TCP listener can bind `host` here (IPv6 loopback is missing in some containers). */
-async function canListenOn(host: string): Promise<boolean> {
-  const s = net.createServer();
-  try {
-    await new Promise<void>((res, rej) => {
-      s.once('error', rej);
-      s.listen(0, host, () => res());
-    });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (s.listening) s.close();
-  }
-}
 const NO_IPV6 = (await canListenOn('::1')) ? undefined : 'no IPv6 loopback (::1) on this machine';
 
 let pki: Pki;
@@ -42,14 +27,7 @@ const BASIC = [
   { user: 'carol', pass: 'flag-pw' },
 ];
 
-const started: Array<Promise<Running>> = [];
-
-function launch(args: string[], opts?: StartOptions): Promise<Running> {
-  const p = startKproxy(args, opts);
-  p.catch(() => {}); // reported by the test that awaits it
-  started.push(p);
-  return p;
-}
+const { launch, stopAll } = launcher();
 
 let P: Record<
   | 'token'
@@ -149,7 +127,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(started.map((p) => p.then((r) => r.stop(), () => undefined)));
+  await stopAll();
   await Promise.all([up?.close(), plainUp?.close()]);
   dir?.cleanup();
 });

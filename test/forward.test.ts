@@ -16,7 +16,7 @@ import { gunzipSync } from 'node:zlib';
 import { openStream, parseRawResponse, rawRequest, request, type Response } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
-import { startKproxy, type Running, type StartOptions } from './helpers/proc.js';
+import { type Running, launcher } from './helpers/proc.js';
 import { bigBody, bigSha256, GZIP_DOCUMENT, podList, startUpstream, type RecordedRequest, type Upstream } from './helpers/upstream.js';
 
 // Secrets that must never reach stderr, whatever the verbosity.
@@ -32,15 +32,8 @@ let wrongUp: Upstream; // HTTPS with a certificate for other.example only
 let dir: TempDir;
 let closedPort: number;
 
-const started: Array<Promise<Running>> = [];
+const { launch, stopAll } = launcher();
 
-/** Starts kproxy now; the test that awaits the promise reports a failed start. */
-function launch(args: string[], opts?: StartOptions): Promise<Running> {
-  const p = startKproxy(args, opts);
-  p.catch(() => {});
-  started.push(p);
-  return p;
-}
 
 let P: {
   main: Promise<Running>; // default flags, -v=3, bearer token
@@ -94,7 +87,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(started.map((p) => p.then((r) => r.stop(), () => undefined)));
+  await stopAll();
   await Promise.all([up?.close(), wrongUp?.close()]);
   dir?.cleanup();
 });

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { openStream, parseRawResponse, request, type StreamResponse } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
-import { runKproxy, startKproxy, type ExitInfo, type Running, type StartOptions } from './helpers/proc.js';
+import { runKproxy, type ExitInfo, launcher, within } from './helpers/proc.js';
 import { bigSha256, startUpstream, VERSION_INFO, type Upstream } from './helpers/upstream.js';
 
 const TOKEN = 'life-token-8e21';
@@ -27,30 +27,8 @@ let dir: TempDir;
 let kc: string;
 let hasV6 = false;
 
-const started: Array<Promise<Running>> = [];
-function launch(args: string[], opts?: StartOptions): Promise<Running> {
-  const p = startKproxy(args, opts);
-  p.catch(() => {});
-  started.push(p);
-  return p;
-}
+const { launch, stopAll } = launcher();
 
-function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    t.unref();
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
 
 async function canListen(host: string): Promise<boolean> {
   const s = net.createServer();
@@ -75,7 +53,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(started.map((p) => p.then((r) => r.stop(), () => undefined)));
+  await stopAll();
   await up?.close();
   dir?.cleanup();
 });

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseRawResponse, rawRequest, request, type Response } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
-import { kubectlMissing, runKproxy, startKproxy, startKubectlProxy, type Running, type StartOptions } from './helpers/proc.js';
+import { kubectlMissing, runKproxy, startKubectlProxy, type Running, launcher } from './helpers/proc.js';
 import { startUpstream, VERSION_INFO, type Upstream } from './helpers/upstream.js';
 
 const TOKEN = 'static-token-51c2';
@@ -25,13 +25,7 @@ let www: string;
 let kc: string;
 const files: Record<string, Buffer> = {};
 
-const started: Array<Promise<Running>> = [];
-function launch(args: string[], opts?: StartOptions): Promise<Running> {
-  const p = startKproxy(args, opts);
-  p.catch(() => {});
-  started.push(p);
-  return p;
-}
+const { launch, track, stopAll } = launcher();
 
 let P: {
   main: Promise<Running>; // --www, default prefix /static/
@@ -96,7 +90,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(started.map((p) => p.then((r) => r.stop(), () => undefined)));
+  await stopAll();
   await up?.close();
   dir?.cleanup();
 });
@@ -409,7 +403,7 @@ function noLeak(res: Response): void {
 describe('compared with kubectl proxy', { skip: kubectlMissing() }, () => {
   test('same answers where kproxy does not deliberately differ; the differences are pinned', async () => {
     const k = await startKubectlProxy(['--port=0', `--www=${www}`, `--kubeconfig=${kc}`]);
-    started.push(Promise.resolve(k));
+    track(k);
     const m = await P.main;
     const same = [
       '/static/notes.txt?x',
@@ -476,9 +470,9 @@ describe('compared with kubectl proxy', { skip: kubectlMissing() }, () => {
 
   test('start-up warnings for a missing or non-directory --www, as kubectl prints them', async () => {
     const k1 = await startKubectlProxy(['--port=0', `--www=${missingDir}`, `--kubeconfig=${kc}`]);
-    started.push(Promise.resolve(k1));
+    track(k1);
     const k2 = await startKubectlProxy(['--port=0', `--www=${regularFile}`, `--kubeconfig=${kc}`]);
-    started.push(Promise.resolve(k2));
+    track(k2);
     const kMissing = (await k1.waitForStderr('Failed to stat')).split('\n').find((l) => l.includes('Failed to stat'))!;
     const kNotDir = (await k2.waitForStderr('is not a directory')).split('\n').find((l) => l.includes('is not a directory'))!;
     const mMissing = (await (await P.missing).waitForStderr('Failed to stat')).split('\n').find((l) => l.includes('Failed to stat'))!;

@@ -19,7 +19,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { parseRawResponse, type ParsedResponse } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
-import { kubectlMissing, runKproxy, runKubectlProxy, startKproxy, startKubectlProxy, type Running, type StartOptions } from './helpers/proc.js';
+import { kubectlMissing, runKproxy, runKubectlProxy, startKubectlProxy, type Running, launcher, within } from './helpers/proc.js';
 import { bigBody, bigSha256, startUpstream, type RecordedRequest, type Upstream } from './helpers/upstream.js';
 import { loadResolvedConfig } from '../src/kubeconfig/load.js';
 import { createUpstream, type Upstream as KUpstream } from '../src/upstream.js';
@@ -38,22 +38,6 @@ const EXEC = '/api/v1/namespaces/default/pods/foo/exec?command=sh&stdin=true&std
 const ATTACH = '/api/v1/namespaces/default/pods/foo/attach?stdin=true&stdout=true';
 
 /** A promise with a safety net: a wait that needs it has failed. */
-function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    t.unref();
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
 
 // ---- a raw client for upgrade exchanges ----------------------------------------------------
 
@@ -413,13 +397,7 @@ let closedPort: number;
 let mainKc: string;
 let rawKc: string;
 
-const started: Array<Promise<Running>> = [];
-function launch(args: string[], opts?: StartOptions): Promise<Running> {
-  const p = startKproxy(args, opts);
-  p.catch(() => {});
-  started.push(p);
-  return p;
-}
+const { launch, track, stopAll } = launcher();
 
 let P: {
   main: Promise<Running>; // default filter
@@ -465,7 +443,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(started.map((p) => p.then((r) => r.stop(), () => undefined)));
+  await stopAll();
   await Promise.all([up?.close(), raw?.close()]);
   dir?.cleanup();
 });
@@ -1110,7 +1088,7 @@ describe('--keepalive', () => {
 describe('same answers as kubectl proxy', { skip: kubectlMissing() }, () => {
   test('101 echo, 403 relay, h2c → 500 text', async () => {
     const kubectl = await startKubectlProxy(['--port=0', `--kubeconfig=${mainKc}`]);
-    started.push(Promise.resolve(kubectl));
+    track(kubectl);
     const kproxy = await P.main;
     const exchange = async (port: number, bytes: string, payload?: string) => {
       const c = RawClient.to(port, bytes);

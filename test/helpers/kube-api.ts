@@ -27,6 +27,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Pki } from './pki.js';
+import { Waiters } from './waiters.js';
 
 export interface KubeApiOptions {
   pki: Pki;
@@ -243,11 +244,6 @@ function wantsAggregated(req: IncomingMessage): boolean {
 
 // ---- the server ----------------------------------------------------------------------------------
 
-interface Waiter {
-  check: () => boolean;
-  resolve: () => void;
-}
-
 interface WatchStream {
   res: ServerResponse;
   namespace: string | undefined;
@@ -271,7 +267,7 @@ class KubeApiServer implements KubeApi {
   private readonly sockets = new Set<Duplex>();
   private readonly watchStreams = new Set<WatchStream>();
   private readonly logStreams = new Set<ServerResponse>();
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters = new Waiters('kube-api', () => this.requests.map((r) => `  #${r.seq} ${r.method} ${r.target} -> ${r.status}`).join('\n'));
   private readonly pods: Pod[];
   /** Above the fixed pods' versions, below those of pods made later for `emit`. */
   private readonly listVersion: string;
@@ -330,33 +326,13 @@ class KubeApiServer implements KubeApi {
 
   // Every state change pokes the waiters: waits resolve from the code that changed the state.
   private poke(): void {
-    for (const w of this.waiters) {
-      if (w.check()) {
-        this.waiters.delete(w);
-        w.resolve();
-      }
-    }
+    this.waiters.poke();
   }
 
   private waitUntil(what: string, check: () => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    if (check()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(w);
-        const seen = this.requests.map((r) => `  #${r.seq} ${r.method} ${r.target} -> ${r.status}`).join('\n');
-        reject(new Error(`kube-api: timed out after ${timeoutMs} ms waiting for ${what}; recorded requests:\n${seen || '  (none)'}`));
-      }, timeoutMs);
-      timer.unref();
-      const w: Waiter = {
-        check,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      this.waiters.add(w);
-    });
+    return this.waiters.until(what, check, timeoutMs);
   }
+
 
   waitForWatchers(n: number, timeoutMs?: number): Promise<void> {
     return this.waitUntil(`${n} open pod watch(es)`, () => this.watchStreams.size >= n, timeoutMs);

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
 
 export interface ExitInfo {
   code: number | null;
@@ -390,4 +391,67 @@ export function runKubectlProxy(args: string[], opts: RunOptions = {}): Promise<
   const kubectl = findKubectl();
   if (kubectl === undefined) return Promise.reject(new Error(kubectlMissing()));
   return runProcess(kubectl, ['proxy', ...args], opts);
+}
+
+// ---- per-file bookkeeping ------------------------------------------------------------------
+
+export interface Launcher {
+  /** Starts kproxy now; the test that awaits the promise is the one that reports a failed start. */
+  launch(args: string[], opts?: StartOptions): Promise<Running>;
+  /** Registers a process started some other way, so `stopAll` stops it too. */
+  track(running: Running): void;
+  /** For `after`: stops everything launched or tracked, ignoring failed starts. */
+  stopAll(): Promise<void>;
+}
+
+export function launcher(): Launcher {
+  const started: Array<Promise<Running>> = [];
+  return {
+    launch(args, opts) {
+      const p = startKproxy(args, opts);
+      p.catch(() => {});
+      started.push(p);
+      return p;
+    },
+    track(running) {
+      started.push(Promise.resolve(running));
+    },
+    async stopAll() {
+      await Promise.all(started.map((p) => p.then((r) => r.stop(), () => undefined)));
+    },
+  };
+}
+
+/** Rejects with `what` when `p` has not settled within `ms` (a safety net, not a timing check). */
+export function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    t.unref();
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Whether a TCP listener can bind `host` here (IPv6 loopback is missing in some containers). */
+export async function canListenOn(host: string): Promise<boolean> {
+  const s = createServer();
+  try {
+    await new Promise<void>((res, rej) => {
+      s.once('error', rej);
+      s.listen(0, host, () => res());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (s.listening) s.close();
+  }
 }

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import type { KeyPair, Pki } from './pki.js';
+import { Waiters } from './waiters.js';
 
 export interface UpstreamOptions {
   pki: Pki;
@@ -200,11 +201,6 @@ function acceptsGzip(header: string | undefined): boolean {
   });
 }
 
-interface Waiter {
-  check: () => boolean;
-  resolve: () => void;
-}
-
 class UpstreamServer implements Upstream {
   url = '';
   port = 0;
@@ -220,7 +216,7 @@ class UpstreamServer implements Upstream {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly watchStreams = new Set<ServerResponse>();
   private readonly logStreams = new Set<ServerResponse>();
-  private waiters = new Set<Waiter>();
+  private readonly waiters = new Waiters('upstream', () => this.requests.map((r) => `  #${r.seq} ${r.method} ${r.target} -> ${r.status} (${r.identity})`).join('\n'));
   private closing: Promise<void> | undefined;
   private readonly authRequired: boolean;
 
@@ -288,33 +284,13 @@ class UpstreamServer implements Upstream {
 
   // Every state change pokes the waiters, so waits resolve from the recording code, never by polling.
   private poke(): void {
-    for (const w of this.waiters) {
-      if (w.check()) {
-        this.waiters.delete(w);
-        w.resolve();
-      }
-    }
+    this.waiters.poke();
   }
 
   private waitUntil(what: string, check: () => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    if (check()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(w);
-        const seen = this.requests.map((r) => `  #${r.seq} ${r.method} ${r.target} -> ${r.status} (${r.identity})`).join('\n');
-        reject(new Error(`upstream: timed out after ${timeoutMs} ms waiting for ${what}; recorded requests:\n${seen || '  (none)'}`));
-      }, timeoutMs);
-      timer.unref();
-      const w: Waiter = {
-        check,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      this.waiters.add(w);
-    });
+    return this.waiters.until(what, check, timeoutMs);
   }
+
 
   async waitForRequests(n: number, timeoutMs?: number): Promise<RecordedRequest[]> {
     await this.waitUntil(`${n} request(s)`, () => this.requests.length >= n, timeoutMs);
