@@ -128,7 +128,7 @@ export function sendError(res: ServerResponse, status: number, message: string):
 }
 
 /** Step 4: response headers minus hop-by-hop ones, kept as a flat list so repeats survive. */
-function responseHeaders(raw: Buffer[], state: { gzip: boolean; trailers: boolean }): string[] {
+function responseHeaders(raw: Buffer[], state: { gzip: boolean; trailers: boolean; sized: boolean }): string[] {
   const strs: string[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) strs[i] = raw[i]!.toString('latin1');
   const listed = connectionTokens(strs);
@@ -152,6 +152,7 @@ function responseHeaders(raw: Buffer[], state: { gzip: boolean; trailers: boolea
   // Trailer is hop-by-hop, but Go's ReverseProxy announces the upstream's trailers again so it
   // can relay them; Node can only send trailers on a chunked response.
   state.trailers = trailer !== undefined && (!sized || state.gzip);
+  state.sized = sized && !state.gzip;
   if (state.trailers) out.push('Trailer', trailer!);
   return out;
 }
@@ -159,7 +160,7 @@ function responseHeaders(raw: Buffer[], state: { gzip: boolean; trailers: boolea
 /** Starts forwarding; the returned function ends the response cleanly (used at shutdown). */
 export function forward(req: IncomingMessage, res: ServerResponse, target: string, ctx: ForwardContext): () => void {
   const out = outgoingHeaders(req, ctx);
-  const decoding = { gzip: out.decodeGzip, trailers: false };
+  const decoding = { gzip: out.decodeGzip, trailers: false, sized: false };
   let usedAuth: string | undefined;
   let abort: ((err?: Error) => void) | undefined;
   let gunzip: Gunzip | undefined;
@@ -188,8 +189,9 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
       if (statusCode === 401 && out.needsAuth) ctx.credentials.rejected(usedAuth);
       resume = resumeFn;
       res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders as Buffer[], decoding));
-      // Headers go out now so a watch is visibly open before its first event.
-      res.flushHeaders();
+      // A stream of unknown length (watch, log follow) must be visibly open before its first
+      // event, as Go flushes it; a sized body goes out with its headers in one write.
+      if (!decoding.sized) res.flushHeaders();
       if (decoding.gzip) {
         gunzip = createGunzip();
         gunzip.on('data', (chunk: Buffer) => {

@@ -167,17 +167,17 @@ function applyFilter(
   if (r.kind === 'static') {
     // kubectl does not filter static files, so DNS rebinding can read them; kproxy checks Host.
     if (!hostAccepted(filter, host)) {
-      log.info(3, `Filter rejecting ${method} ${opts.mounts.staticPrefix}${r.path.slice(1)} ${host}`);
+      if (log.enabled(3)) log.info(3, `Filter rejecting ${method} ${opts.mounts.staticPrefix}${r.path.slice(1)} ${host}`);
       return { kind: 'answer', answer: FORBIDDEN_ANSWER, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched' } };
     }
     return { kind: 'static', path: r.path, verdict: HOST_CHECK };
   }
   const d = decide(filter, method, r.path, host);
   if (!d.accept) {
-    log.info(3, `Filter rejecting ${method} ${r.path} ${host}`);
+    if (log.enabled(3)) log.info(3, `Filter rejecting ${method} ${r.path} ${host}`);
     return { kind: 'answer', answer: FORBIDDEN_ANSWER, verdict: { decision: 'reject', rule: d.rule } };
   }
-  log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
+  if (log.enabled(3)) log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
   return { kind: 'forward', target: forwardTarget(opts, r.target), verdict: { decision: 'accept', rule: d.rule } };
 }
 
