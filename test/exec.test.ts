@@ -117,7 +117,7 @@ describe('token plugins', () => {
     await r.waitForStderr('enter the code ABCD-EFGH');
   });
 
-  test('the environment is the one kubectl gives the plugin (v1beta1, provideClusterInfo, CA file inlined)', { skip: kubectlMissing() }, async () => {
+  test('the environment is the one kubectl gives the plugin (v1beta1, provideClusterInfo, CA file inlined, exec extension)', { skip: kubectlMissing() }, async () => {
     const spec = (name: string) => ({
       apiVersion: EXEC_V1BETA1,
       command: name,
@@ -127,7 +127,11 @@ describe('token plugins', () => {
     const answer = execCredentialJson({ token: 'tok-env' }, EXEC_V1BETA1);
     const mine = plugin('kp-env-kproxy', [answer]);
     const theirs = plugin('kp-env-kubectl', [answer]);
-    const extra = { tlsServerName: 'localhost', disableCompression: true };
+    const extra = {
+      tlsServerName: 'localhost',
+      disableCompression: true,
+      extraCluster: { extensions: [{ name: 'client.authentication.k8s.io/exec', extension: { audience: 'kproxy-test', nested: { count: 1 } } }] },
+    };
     const r = await launch(kubeconfig('env-kproxy', spec('kp-env-kproxy'), extra));
     assert.equal((await get(r)).identity, 'bearer:tok-env');
     const k = await runProcess(findKubectl()!, ['get', '--raw', '/api/v1/pods', '--kubeconfig', kubeconfig('env-kubectl', spec('kp-env-kubectl'), extra)], {
@@ -138,6 +142,7 @@ describe('token plugins', () => {
     assert.equal(info.apiVersion, EXEC_V1BETA1);
     assert.equal(info.spec.interactive, false, 'interactiveMode defaults to IfAvailable for v1beta1; stdin is no terminal');
     assert.equal(Buffer.from(info.spec.cluster['certificate-authority-data'], 'base64').toString(), pki.ca);
+    assert.deepEqual(info.spec.cluster.config, { audience: 'kproxy-test', nested: { count: 1 } });
     assert.deepEqual(withoutShellVars(mine.env(1)), withoutShellVars(theirs.env(1)));
   });
 

@@ -85,9 +85,9 @@ export function execClusterInfo(cfg: ResolvedConfig): ExecClusterInfo {
   }
   if (cfg.proxyURL) out['proxy-url'] = cfg.proxyURL;
   if (cfg.disableCompression) out['disable-compression'] = true;
-  // The cluster's `client.authentication.k8s.io/exec` extension is not carried by the resolved
-  // configuration; client-go encodes an absent one as null.
-  out.config = null;
+  // The cluster's `client.authentication.k8s.io/exec` extension; client-go encodes an absent one
+  // as null.
+  out.config = cfg.execClusterConfig ?? null;
   return out as ExecClusterInfo;
 }
 

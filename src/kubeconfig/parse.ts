@@ -558,8 +558,20 @@ function toCluster(c: Decoded): KubeconfigCluster {
   if (caData !== undefined) out.certificateAuthorityData = caData;
   const proxyURL = s(c['proxy-url']);
   if (proxyURL !== undefined) out.proxyURL = proxyURL;
+  // client-go passes this one extension to exec plugins as spec.cluster.config.
+  const ext = list(c.extensions).find((e) => obj(e).name === EXEC_EXTENSION);
+  if (ext !== undefined && obj(ext).extension !== undefined) out.execExtension = plainJSON(obj(ext).extension);
   return out;
 }
+
+/** A decoded raw value as the JSON object client-go would hand on (mappings become objects). */
+function plainJSON(v: unknown): unknown {
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), plainJSON(x)]));
+  if (Array.isArray(v)) return v.map(plainJSON);
+  return v;
+}
+
+const EXEC_EXTENSION = 'client.authentication.k8s.io/exec';
 
 const EXEC_V1BETA1 = 'client.authentication.k8s.io/v1beta1';
 const EXEC_V1ALPHA1 = 'client.authentication.k8s.io/v1alpha1';

@@ -296,6 +296,7 @@ export function resolveConfig(merged: MergedKubeconfig, overrides: ConfigOverrid
   };
   if (cluster.tlsServerName) resolved.tlsServerName = cluster.tlsServerName;
   if (cluster.proxyURL) resolved.proxyURL = cluster.proxyURL;
+  if (cluster.execExtension !== undefined) resolved.execClusterConfig = cluster.execExtension;
   const ca = fileOrData(cluster.certificateAuthority, cluster.certificateAuthorityData);
   if (ca) resolved.certificateAuthority = ca;
   if (userEntry) resolved.userOrigin = path.resolve(cwd, userEntry.origin);

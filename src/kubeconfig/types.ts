@@ -53,6 +53,8 @@ export interface ResolvedConfig {
   impersonate?: Impersonation;
   disableCompression: boolean;
   proxyURL?: string;
+  /** The cluster's `client.authentication.k8s.io/exec` extension, handed to exec plugins. */
+  execClusterConfig?: unknown;
   /** The kubeconfig file that defined the user (client-go's LocationOfOrigin), if any. */
   userOrigin?: string;
   /** Non-fatal remarks for stderr (shadowed exec plugin and the like). */
@@ -99,6 +101,8 @@ export interface KubeconfigCluster {
   certificateAuthorityData?: Buffer;
   proxyURL?: string;
   disableCompression: boolean;
+  /** The `client.authentication.k8s.io/exec` entry of `extensions`, as written. */
+  execExtension?: unknown;
 }
 
 /** `users[].user.exec` as written, after client-go's decoding defaults (interactiveMode for v1beta1). */
