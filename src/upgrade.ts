@@ -74,7 +74,7 @@ export function upgrade(req: IncomingMessage, client: Duplex, head: Buffer, targ
   withCredentials(
     ctx,
     out,
-    (auth) => dial(req, client, head, target, ctx, out.headers, auth),
+    (auth) => dial(req, client, head, target, ctx, out.headers, out.needsAuth ? { used: auth } : undefined),
     (err) => {
       log.error(`Proxy upgrade error: ${err.message}`);
       answerOnSocket(client, errorAnswer(err.message, (err as CredentialError).status ?? 500));
@@ -89,7 +89,8 @@ function dial(
   target: string,
   ctx: UpgradeContext,
   headers: string[],
-  usedAuth: string | undefined,
+  /** Set when kproxy supplied the credential (a token, or a client certificate alone). */
+  supplied: { used: string | undefined } | undefined,
 ): void {
   // The handshake needs back the one hop-by-hop pair that outgoingHeaders dropped.
   headers.push('Connection', 'Upgrade');
@@ -188,7 +189,8 @@ function dial(
       return;
     }
     const status = res.statusCode ?? 0;
-    if (status === 401 && usedAuth !== undefined) ctx.credentials.rejected(usedAuth);
+    // As for ordinary requests: a refused credential kproxy supplied is obtained afresh.
+    if (status === 401 && supplied) ctx.credentials.rejected(supplied.used);
     if (status < 400) {
       res.resume();
       fail(`invalid upgrade response: status code ${status}`);
