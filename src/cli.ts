@@ -31,7 +31,8 @@ import {
   UsageError,
   formatAddress,
 } from './options.js';
-import { createHandler, createUpgradeHandler, listen, type ProxyOptions } from './server.js';
+import { listen } from './listener.js';
+import { createHandler, createUpgradeHandler, type ProxyOptions } from './router.js';
 import { Inflight, SHUTDOWN_GRACE_MS } from './lifecycle.js';
 import { createStaticHandler } from './static.js';
 import { createAccessLog, type AccessLogFormat } from './accesslog.js';

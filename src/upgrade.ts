@@ -11,7 +11,7 @@ import { describeUpstreamError } from './errors.js';
 import type { CredentialError } from './credentials.js';
 import { outgoingHeaders, withCredentials, type ForwardContext } from './forward.js';
 import * as log from './log.js';
-import type { LocalAnswer } from './server.js';
+import type { LocalAnswer } from './router.js';
 
 /** Go's net.Dialer default keep-alive period, which kubectl's `--keepalive=0` means. */
 export const DEFAULT_KEEPALIVE_MS = 15_000;

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cleanPath, decodePath, parseTarget, route, type Mounts, type Route } from '../src/route.js';
+import { cleanPath, decodePath, parseTarget, route, type Mounts, type Route } from '../src/mux.js';
 
 const root: Mounts = { apiPrefix: '/' };
 const custom: Mounts = { apiPrefix: '/custom/' };

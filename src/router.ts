@@ -1,25 +1,17 @@
-// The listener and the router: every request is classified (static files or API prefix),
-// filtered, then handed to the forwarder. Nothing reaches the API server before the filter
-// has accepted it.
+// The router: every request, ordinary or upgrade, is classified (static files or API prefix),
+// filtered, then handed to the forwarder or the upgrade path. Nothing reaches the API server
+// before the filter has accepted it.
 
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decide, extractHost, hostAccepted, type FilterRules } from './filter/filter.js';
 import { forward, type ForwardContext } from './forward.js';
 import * as log from './log.js';
-import { formatAddress, UsageError } from './options.js';
-import { parseTarget, route, type Mounts } from './route.js';
+import { parseTarget, route, type Mounts } from './mux.js';
 import { joinServerPath } from './upstream.js';
 import { answerOnSocket, upgrade } from './upgrade.js';
 import type { Inflight } from './lifecycle.js';
 import type { AccessLog } from './accesslog.js';
-
-/** Go's default http.Server MaxHeaderBytes. */
-export const MAX_HEADER_BYTES = 1 << 20;
-/** Above client-go's 90 s idle time so a reused connection is never closed under a client. */
-export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 
 export interface ProxyOptions {
   mounts: Mounts;
@@ -217,27 +209,6 @@ export function createHandler(opts: ProxyOptions, inflight?: Inflight): (req: In
   };
 }
 
-export interface Listening {
-  server: Server;
-  /** What kubectl prints after "Starting to serve on ". */
-  address: string;
-  /** The bound TCP address and port, or the socket path. */
-  bound: { host: string; port: number } | { socketPath: string };
-  /** Stops accepting (removing a unix socket file), waits for `drain`, then closes every connection. */
-  close(drain?: () => Promise<void>): Promise<void>;
-}
-
-function listenError(err: NodeJS.ErrnoException, where: string): UsageError {
-  const reason: Record<string, string> = {
-    EADDRINUSE: 'bind: address already in use',
-    EACCES: 'bind: permission denied',
-    EADDRNOTAVAIL: 'bind: cannot assign requested address',
-    ENOTFOUND: 'no such host',
-    EAI_AGAIN: 'no such host',
-  };
-  return new UsageError(`listen ${where}: ${reason[err.code ?? ''] ?? err.message}`);
-}
-
 export function createUpgradeHandler(
   opts: ProxyOptions,
   keepaliveMs: number,
@@ -264,80 +235,4 @@ export function createUpgradeHandler(
         upgrade(req, socket, head, a.target, ctx);
     }
   };
-}
-
-export function listen(
-  handlers: { request: (req: IncomingMessage, res: ServerResponse) => void; upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void },
-  where: { host: string; port: number } | { socketPath: string },
-): Promise<Listening> {
-  const server = createServer(
-    {
-      maxHeaderSize: MAX_HEADER_BYTES,
-      requestTimeout: 0,
-      // The router answers a missing Host the way Go does.
-      requireHostHeader: false,
-      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-      noDelay: true,
-    },
-    handlers.request,
-  );
-  server.on('upgrade', handlers.upgrade);
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status}`);
-  });
-  // ServeMux answers CONNECT with a redirect to "/"; nothing is tunnelled.
-  server.on('connect', (_req, socket) => {
-    socket.end('HTTP/1.1 301 Moved Permanently\r\nLocation: /\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-  });
-
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      const desc = 'socketPath' in where ? `unix ${where.socketPath}` : `tcp ${formatAddress(where.host, where.port)}`;
-      reject(listenError(err, desc));
-    };
-    server.once('error', onError);
-    const done = () => {
-      server.off('error', onError);
-      const a = server.address();
-      const address = typeof a === 'string' ? a : formatAddress((a as AddressInfo).address, (a as AddressInfo).port);
-      const bound = typeof a === 'string' ? { socketPath: a } : { host: (a as AddressInfo).address, port: (a as AddressInfo).port };
-      let closed: Promise<void> | undefined;
-      resolve({
-        server,
-        address,
-        bound,
-        close: (drain) =>
-          (closed ??= new Promise<void>((res) => {
-            server.close(() => res());
-            server.closeIdleConnections();
-            // Node unlinks a unix socket when its listener closes. Unlinking the path again
-            // after the drain could remove the socket of a kproxy started meanwhile.
-            const finish = () => server.closeAllConnections();
-            if (drain) drain().then(finish, finish);
-            else finish();
-          })),
-      });
-    };
-    if ('socketPath' in where) {
-      // kubectl removes a stale socket but refuses to replace anything else.
-      if (existsSync(where.socketPath)) {
-        const st = lstatSync(where.socketPath);
-        if (!st.isSocket()) {
-          reject(new UsageError(`listen unix ${where.socketPath}: bind: address already in use`));
-          return;
-        }
-        unlinkSync(where.socketPath);
-      }
-      const old = process.umask(0o077);
-      server.listen(where.socketPath, () => done());
-      process.umask(old);
-    } else {
-      server.listen({ host: where.host, port: where.port, ipv6Only: false }, done);
-    }
-  });
 }
