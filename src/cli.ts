@@ -75,6 +75,8 @@ export interface ProxyFlags {
   output: 'text' | 'json';
   accessLog: string;
   accessLogFormat: AccessLogFormat;
+  /** --upstream-http2: watches and follows multiplexed over HTTP/2. */
+  upstreamHttp2: boolean;
   /** False when --port was left at its default (command mode then picks a free port). */
   portGiven: boolean;
   config: ConfigOverrides;
@@ -157,12 +159,23 @@ Kubeconfig and connection options (as in kubectl):
     A client's own Authorization or Impersonate-User header is forwarded as sent and replaces
     the kubeconfig credential or impersonation for that request, as with kubectl proxy.
 
+kproxy's own options:
+    -o, --output=text|json    Start-up line: kubectl's text, or one JSON object (address, port or
+                              socket, url, pid).
+    --access-log=FILE|-       One line per request (- is stderr); off by default.
+    --access-log-format=text|json
+    --upstream-http2=false    If true, watches and log follows share multiplexed HTTP/2
+                              connections to an https API server (100 streams each), as kubectl
+                              does; other requests keep HTTP/1.1 keep-alive connections.
+    -- COMMAND [ARGS...]      Run COMMAND with KPROXY_URL and a KUBECONFIG that point at the
+                              proxy; exit with its status.
+
 Usage:
   kproxy [--port=PORT] [--www=static-dir] [--www-prefix=prefix] [--api-prefix=prefix] [options]
   kproxy --version
 `;
 
-const BOOL_FLAGS = new Set(['--disable-filter', '--append-server-path', '--insecure-skip-tls-verify', '--disable-compression']);
+const BOOL_FLAGS = new Set(['--disable-filter', '--append-server-path', '--insecure-skip-tls-verify', '--disable-compression', '--upstream-http2']);
 
 /** pflag spellings commander does not know: `-p=80` and `--bool=false`. */
 export function normalizeArgv(argv: string[]): string[] {
@@ -227,6 +240,7 @@ function buildCommand(): Command {
     .option('-o, --output <format>', '', 'text')
     .option('--access-log <file>', '', '')
     .option('--access-log-format <format>', '', 'text')
+    .option('--upstream-http2')
     .option('-v, --v <level>', '', '0');
 }
 
@@ -275,6 +289,7 @@ export function parseArgs(argv: string[]): ParseResult {
     output: oneOf('--output', str('output')!, ['text', 'json'] as const),
     accessLog: str('accessLog')!,
     accessLogFormat: oneOf('--access-log-format', str('accessLogFormat')!, ['text', 'json'] as const),
+    upstreamHttp2: o.upstreamHttp2 === true,
     portGiven: cmd.getOptionValueSource('port') === 'cli',
     config: {
       kubeconfig: str('kubeconfig'),
@@ -332,7 +347,8 @@ export async function start(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.
   }
   const cfg = loadResolvedConfig(flags.config, env, homedir(), process.cwd());
   for (const w of cfg.warnings) log.warn(w);
-  const upstream = createUpstream(cfg, { env });
+  const upstream = createUpstream(cfg, { env, http2: flags.upstreamHttp2 });
+  if (flags.upstreamHttp2 && !upstream.isTLS) log.warn(`--upstream-http2 ignored: ${upstream.origin} is not https`);
   let credentials: Credentials;
   try {
     // Exec plugins run on the first request; a certificate they return replaces the pool.

@@ -10,6 +10,11 @@ export const SHUTDOWN_GRACE_MS = 5_000;
 
 const LONG_RUNNING = /[?&](?:watch|follow)=(?:1|true)(?:&|$)/;
 
+/** A watch or a log follow: a response that lasts as long as the client wants it. */
+export function isLongRunning(method: string | undefined, url: string): boolean {
+  return method === 'GET' && LONG_RUNNING.test(url);
+}
+
 interface Entry {
   req: IncomingMessage;
   /** Ends the response cleanly and aborts its upstream request. */
@@ -53,7 +58,7 @@ export class Inflight {
     this.draining = true;
     for (const s of this.sockets) s.destroy();
     for (const [res, e] of this.requests) {
-      if (LONG_RUNNING.test(e.req.url ?? '')) {
+      if (isLongRunning(e.req.method, e.req.url ?? '')) {
         if (e.stop) e.stop();
         else res.end();
       }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP, type Socket } from 'node:net';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { checkServerIdentity, createSecureContext, type ConnectionOptions, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity, createSecureContext, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { createRequire } from 'node:module';
 import type { Pool } from 'undici';
 import { chooseProxy, dial, DIAL_TIMEOUT_MS, proxyTlsOptions, redactProxy, TCP_KEEPALIVE_MS, type ProxyChoice } from './dial.js';
@@ -29,6 +29,14 @@ function poolClass(): typeof Pool {
 /** Buffer size for streams on the data path (Node 22's default; Node 20 uses 16 KiB). */
 export const STREAM_HWM = 64 * 1024;
 
+/**
+ * Streams kproxy multiplexes on one HTTP/2 connection (--upstream-http2) before it opens
+ * another. undici picks a connection without looking at the server's SETTINGS, and a stream
+ * over the server's limit would wait unseen; kube-apiserver allows 250, so 100 keeps clear of
+ * it as it does of most load balancers (nginx and AWS ALB allow 128).
+ */
+export const H2_STREAMS_PER_CONNECTION = 100;
+
 export interface Upstream {
   /** `https://host:port` with IPv6 literals bracketed. */
   origin: string;
@@ -41,6 +49,11 @@ export interface Upstream {
   readonly tls: ConnectionOptions;
   /** Current keep-alive pool, made on first use; replaced when the client certificate changes. */
   readonly pool: Pool;
+  /**
+   * The pool for a request: with --upstream-http2, watches and log follows (`longRunning`)
+   * share multiplexed HTTP/2 connections; everything else uses `pool`.
+   */
+  poolFor(longRunning: boolean): Pool;
   /** Makes the pool now, so the first request does not wait for undici to load. */
   warm(): void;
   /** The proxy every connection goes through, if any. */
@@ -61,6 +74,18 @@ export interface UpstreamOptions {
   env?: NodeJS.ProcessEnv;
   /** Re-read interval for certificate files, on top of file-system events. */
   certPollMs?: number;
+  /** --upstream-http2: multiplex long-running requests over HTTP/2 (https servers only). */
+  http2?: boolean;
+  /** Streams per HTTP/2 connection; default H2_STREAMS_PER_CONNECTION. */
+  h2StreamsPerConnection?: number;
+}
+
+/** The API server answered the TLS handshake for --upstream-http2 without offering h2. */
+export class NoHttp2Error extends Error {
+  readonly code = 'KPROXY_NO_H2';
+  constructor(origin: string) {
+    super(`the API server at ${origin} does not offer HTTP/2 (--upstream-http2)`);
+  }
 }
 
 function read(what: string, src: FileOrData, owner: string): Buffer {
@@ -109,6 +134,9 @@ class UpstreamImpl implements Upstream {
   readonly proxy: ProxyChoice | undefined;
   private currentTls: ConnectionOptions;
   private currentPool: Pool | undefined;
+  private currentStreamPool: Pool | undefined;
+  private readonly http2: boolean;
+  private readonly h2Streams: number;
   private readonly proxyTls: ConnectionOptions | undefined;
   private readonly target: { host: string; port: number };
   /** Pools replaced by a new certificate, closing once their requests are done. */
@@ -127,6 +155,8 @@ class UpstreamImpl implements Upstream {
     this.target = { host: hostname, port: url.port ? Number(url.port) : this.isTLS ? 443 : 80 };
     this.currentTls = this.isTLS ? tlsOptions(cfg, hostname) : {};
     this.proxy = chooseProxy(cfg.proxyURL, url, opts.env ?? process.env);
+    this.http2 = (opts.http2 ?? false) && this.isTLS;
+    this.h2Streams = opts.h2StreamsPerConnection ?? H2_STREAMS_PER_CONNECTION;
     if (this.proxy) {
       if (this.proxy.url.protocol === 'https:') this.proxyTls = proxyTlsOptions(this.currentTls, this.proxy.url);
       log.info(2, `Connecting to ${this.origin} through proxy ${redactProxy(this.proxy.url)} (${this.proxy.source})`);
@@ -140,6 +170,11 @@ class UpstreamImpl implements Upstream {
 
   get pool(): Pool {
     return (this.currentPool ??= this.makePool());
+  }
+
+  poolFor(longRunning: boolean): Pool {
+    if (!longRunning || !this.http2) return this.pool;
+    return (this.currentStreamPool ??= this.makeStreamPool());
   }
 
   warm(): void {
@@ -173,6 +208,33 @@ class UpstreamImpl implements Upstream {
     });
   }
 
+  private makeStreamPool(): Pool {
+    // h1 stays on offer so that a server without h2 finishes the handshake and the refusal
+    // below can say why, rather than a TLS alert.
+    const tls = { ...this.currentTls, ALPNProtocols: ['h2', 'http/1.1'] };
+    return new (poolClass())(this.origin, {
+      bodyTimeout: 0,
+      headersTimeout: 0,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 90_000,
+      allowH2: true,
+      // For undici an h2 connection is busy once it carries this many requests; then the
+      // pool opens another. Never reached over HTTP/1.1: such connections are refused here.
+      pipelining: this.h2Streams,
+      connect: (_opts, callback) => {
+        dial(this.target, { proxy: this.proxy, tls, proxyTls: this.proxyTls, timeoutMs: DIAL_TIMEOUT_MS, keepAliveMs: TCP_KEEPALIVE_MS }).then(
+          (socket) => {
+            if ((socket as TLSSocket).alpnProtocol === 'h2') return callback(null, socket as Socket);
+            // Pipelined HTTP/1.1 would queue every request behind a watch that never ends.
+            socket.destroy();
+            callback(new NoHttp2Error(this.origin), null);
+          },
+          (err: Error) => callback(err, null),
+        );
+      },
+    });
+  }
+
   connect(keepAliveMs?: number): Promise<Socket | Duplex> {
     const tls = this.isTLS ? { ...this.currentTls, ALPNProtocols: ['http/1.1'] } : undefined;
     return dial(this.target, { proxy: this.proxy, tls, proxyTls: this.proxyTls, timeoutMs: DIAL_TIMEOUT_MS, keepAliveMs });
@@ -187,16 +249,18 @@ class UpstreamImpl implements Upstream {
   private replaceCertificate(cert: Buffer, key: Buffer): void {
     if (this.closed) return;
     this.currentTls = { ...this.currentTls, cert, key };
-    const old = this.currentPool;
-    this.currentPool = undefined;
-    if (!old) return;
-    // In-flight requests (a watch, a log follow) finish on the old connections; nothing new
-    // is sent with the old certificate.
-    this.retired.add(old);
-    old.close().then(
-      () => this.retired.delete(old),
-      () => this.retired.delete(old),
-    );
+    const olds = [this.currentPool, this.currentStreamPool];
+    this.currentPool = this.currentStreamPool = undefined;
+    for (const old of olds) {
+      if (!old) continue;
+      // In-flight requests (a watch, a log follow) finish on the old connections; nothing new
+      // is sent with the old certificate.
+      this.retired.add(old);
+      old.close().then(
+        () => this.retired.delete(old),
+        () => this.retired.delete(old),
+      );
+    }
   }
 
   /**
@@ -277,6 +341,7 @@ class UpstreamImpl implements Upstream {
     if (this.pollTimer) clearInterval(this.pollTimer);
     const pools = [...this.retired];
     if (this.currentPool) pools.push(this.currentPool);
+    if (this.currentStreamPool) pools.push(this.currentStreamPool);
     await Promise.all(pools.map((p) => p.destroy()));
   }
 }
