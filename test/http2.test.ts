@@ -9,6 +9,7 @@ import http2, { type Http2SecureServer, type Http2ServerRequest, type Http2Serve
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { request as undiciRequest } from 'undici';
 import { openStream, request } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
@@ -260,7 +261,7 @@ describe('HTTP/2 stream pool', () => {
     const bodies: Array<{ destroy(): void }> = [];
     try {
       for (let i = 0; i < 3; i++) {
-        const r = await up.poolFor(true).request({ path: WATCH, method: 'GET', headers: { authorization: `Bearer ${TOKEN}` } });
+        const r = await undiciRequest(api.url + WATCH, { dispatcher: up.poolFor(true), headers: { authorization: `Bearer ${TOKEN}` } });
         assert.equal(r.statusCode, 200);
         bodies.push(r.body);
       }
