@@ -17,6 +17,7 @@ import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js'
 import { makePki, type Pki } from './helpers/pki.js';
 import { runKproxy, type ExitInfo, launcher, within } from './helpers/proc.js';
 import { bigSha256, startUpstream, VERSION_INFO, type Upstream } from './helpers/upstream.js';
+import { isLongRunning } from '../src/lifecycle.js';
 
 const TOKEN = 'life-token-8e21';
 const WAIT_MS = 10_000;
@@ -132,6 +133,37 @@ function pausedDownload(url: string | { socketPath: string; path: string }): Pro
     req.on('error', reject);
   });
 }
+
+describe('isLongRunning: what is ended at once on a stop signal (and multiplexed by --upstream-http2)', () => {
+  const rows: Array<[string, string, boolean]> = [
+    ['GET', '/api/v1/pods?watch=true', true],
+    ['GET', '/api/v1/pods?watch=1', true],
+    ['GET', '/api/v1/pods?labelSelector=a&watch=True&resourceVersion=5', true],
+    ['GET', '/api/v1/pods?watch=TRUE', true],
+    ['GET', '/api/v1/pods?watch=t', true],
+    ['GET', '/api/v1/namespaces/a/pods/p/log?follow=true', true],
+    ['GET', '/api/v1/namespaces/a/pods/p/log?follow=1&container=c', true],
+    ['GET', '/api/v1/watch/pods', true],
+    ['GET', '/api/v1/watch/namespaces/a/pods?resourceVersion=1', true],
+    ['GET', '/apis/apps/v1/watch/deployments', true],
+    ['GET', '/custom/api/v1/watch/pods', true],
+    ['GET', '/api/v1/pods?watch=false', false],
+    ['GET', '/api/v1/pods?watch=0', false],
+    ['GET', '/api/v1/pods?watch=yes', false],
+    ['GET', '/api/v1/pods?watchx=true', false],
+    ['GET', '/api/v1/pods?xwatch=true', false],
+    ['GET', '/api/v1/pods?watch=truex', false],
+    ['GET', '/api/v1/namespaces/watch/pods', false],
+    ['GET', '/api/v1/pods/watch', false],
+    ['GET', '/api/v1/pods?q=/api/v1/watch/', false],
+    ['GET', '/api/v1/pods', false],
+    ['HEAD', '/api/v1/pods?watch=true', false],
+    ['POST', '/api/v1/pods?watch=true', false],
+  ];
+  for (const [method, url, want] of rows) {
+    test(`${method} ${url} -> ${want}`, () => assert.equal(isLongRunning(method, url), want));
+  }
+});
 
 describe('--unix-socket', () => {
   test('mode 0700, serves requests with the filter applied and no X-Forwarded-For; removed on SIGTERM, exit 0', async () => {
