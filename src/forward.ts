@@ -9,7 +9,6 @@ import type { CredentialError, Credentials } from './credentials.js';
 import { connectionTokens, isHopByHop } from './headers.js';
 import * as log from './log.js';
 import { describeUpstreamError } from './errors.js';
-import { isLongRunning } from './lifecycle.js';
 import type { Upstream } from './upstream.js';
 
 export interface ForwardContext {
@@ -254,7 +253,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
     (auth) => {
       if (finished) return;
       usedAuth = auth;
-      ctx.upstream.poolFor(isLongRunning(req.method, target)).dispatch(
+      ctx.upstream.poolFor(req.method, target).dispatch(
         {
           path: target,
           method: req.method as Dispatcher.HttpMethod,

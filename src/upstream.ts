@@ -11,8 +11,9 @@ import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, createSecureContext, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { createRequire } from 'node:module';
-import type { Pool } from 'undici';
+import type { buildConnector, Pool } from 'undici';
 import { chooseProxy, dial, DIAL_TIMEOUT_MS, proxyTlsOptions, redactProxy, TCP_KEEPALIVE_MS, type ProxyChoice } from './dial.js';
+import { isLongRunning } from './lifecycle.js';
 import * as log from './log.js';
 import { ConfigError, type FileOrData, type ResolvedConfig } from './kubeconfig/types.js';
 
@@ -39,6 +40,9 @@ export const STREAM_HWM = 64 * 1024;
  */
 export const H2_STREAMS_PER_CONNECTION = 100;
 
+// Watches and log follows stay quiet for minutes: kubectl has no body or header timeout.
+const POOL_TIMEOUTS = { bodyTimeout: 0, headersTimeout: 0, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 90_000 };
+
 export interface Upstream {
   /** `https://host:port` with IPv6 literals bracketed. */
   origin: string;
@@ -52,10 +56,10 @@ export interface Upstream {
   /** Current keep-alive pool, made on first use; replaced when the client certificate changes. */
   readonly pool: Pool;
   /**
-   * The pool for a request: with --upstream-http2, watches and log follows (`longRunning`)
-   * share multiplexed HTTP/2 connections; everything else uses `pool`.
+   * The pool for a request: with --upstream-http2, watches and log follows share multiplexed
+   * HTTP/2 connections; everything else uses `pool`.
    */
-  poolFor(longRunning: boolean): Pool;
+  poolFor(method: string | undefined, target: string): Pool;
   /** Makes the pool now, so the first request does not wait for undici to load. */
   warm(): void;
   /** The proxy every connection goes through, if any. */
@@ -174,8 +178,8 @@ class UpstreamImpl implements Upstream {
     return (this.currentPool ??= this.makePool());
   }
 
-  poolFor(longRunning: boolean): Pool {
-    if (!longRunning || !this.http2) return this.pool;
+  poolFor(method: string | undefined, target: string): Pool {
+    if (!this.http2 || !isLongRunning(method, target)) return this.pool;
     return (this.currentStreamPool ??= this.makeStreamPool());
   }
 
@@ -184,30 +188,32 @@ class UpstreamImpl implements Upstream {
   }
 
   private makePool(): Pool {
-    const common = {
-      // Watches and log follows stay quiet for minutes: kubectl has no body or header timeout.
-      bodyTimeout: 0,
-      headersTimeout: 0,
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 90_000,
-    };
     if (!this.proxy) {
       // undici reads TLS in 16 KiB steps unless told otherwise; larger reads halve the per-chunk
       // work on big lists.
       const connect = (this.isTLS ? { ...this.currentTls, highWaterMark: STREAM_HWM } : { highWaterMark: STREAM_HWM }) as Record<string, unknown>;
-      return new (poolClass())(this.origin, { ...common, connect });
+      return new (poolClass())(this.origin, { ...POOL_TIMEOUTS, connect });
     }
-    // Every connection of one pool uses the TLS options the pool was made with.
     const tls = this.isTLS ? { ...this.currentTls, ALPNProtocols: ['http/1.1'] } : undefined;
-    return new (poolClass())(this.origin, {
-      ...common,
-      connect: (_opts, callback) => {
-        dial(this.target, { proxy: this.proxy, tls, proxyTls: this.proxyTls, timeoutMs: DIAL_TIMEOUT_MS, keepAliveMs: TCP_KEEPALIVE_MS }).then(
-          (socket) => callback(null, socket as Socket),
-          (err: Error) => callback(err, null),
-        );
-      },
-    });
+    return new (poolClass())(this.origin, { ...POOL_TIMEOUTS, connect: this.connector(tls) });
+  }
+
+  /**
+   * undici's connect hook over dial() (the proxy route); `accept` may refuse a connection.
+   * Every connection of one pool uses the TLS options the pool was made with.
+   */
+  private connector(tls: ConnectionOptions | undefined, accept?: (socket: Socket | Duplex) => Error | undefined): buildConnector.connector {
+    return (_opts, callback) => {
+      dial(this.target, { proxy: this.proxy, tls, proxyTls: this.proxyTls, timeoutMs: DIAL_TIMEOUT_MS, keepAliveMs: TCP_KEEPALIVE_MS }).then(
+        (socket) => {
+          const refused = accept?.(socket);
+          if (!refused) return callback(null, socket as Socket);
+          socket.destroy();
+          callback(refused, null);
+        },
+        (err: Error) => callback(err, null),
+      );
+    };
   }
 
   private makeStreamPool(): Pool {
@@ -215,25 +221,13 @@ class UpstreamImpl implements Upstream {
     // below can say why, rather than a TLS alert.
     const tls = { ...this.currentTls, ALPNProtocols: ['h2', 'http/1.1'] };
     return new (poolClass())(this.origin, {
-      bodyTimeout: 0,
-      headersTimeout: 0,
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 90_000,
+      ...POOL_TIMEOUTS,
       allowH2: true,
       // For undici an h2 connection is busy once it carries this many requests; then the
-      // pool opens another. Never reached over HTTP/1.1: such connections are refused here.
+      // pool opens another. Never reached over HTTP/1.1: such connections are refused here,
+      // since pipelined HTTP/1.1 would queue every request behind a watch that never ends.
       pipelining: this.h2Streams,
-      connect: (_opts, callback) => {
-        dial(this.target, { proxy: this.proxy, tls, proxyTls: this.proxyTls, timeoutMs: DIAL_TIMEOUT_MS, keepAliveMs: TCP_KEEPALIVE_MS }).then(
-          (socket) => {
-            if ((socket as TLSSocket).alpnProtocol === 'h2') return callback(null, socket as Socket);
-            // Pipelined HTTP/1.1 would queue every request behind a watch that never ends.
-            socket.destroy();
-            callback(new NoHttp2Error(this.origin), null);
-          },
-          (err: Error) => callback(err, null),
-        );
-      },
+      connect: this.connector(tls, (socket) => ((socket as TLSSocket).alpnProtocol === 'h2' ? undefined : new NoHttp2Error(this.origin))),
     });
   }
 

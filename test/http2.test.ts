@@ -261,14 +261,14 @@ describe('HTTP/2 stream pool', () => {
     const bodies: Array<{ destroy(): void }> = [];
     try {
       for (let i = 0; i < 3; i++) {
-        const r = await undiciRequest(api.url + WATCH, { dispatcher: up.poolFor(true), headers: { authorization: `Bearer ${TOKEN}` } });
+        const r = await undiciRequest(api.url + WATCH, { dispatcher: up.poolFor('GET', WATCH), headers: { authorization: `Bearer ${TOKEN}` } });
         assert.equal(r.statusCode, 200);
         bodies.push(r.body);
       }
       assert.equal(api.openStreams, 3);
       assert.equal(api.h2Sessions(() => true).size, 2);
-      assert.notEqual(up.poolFor(true), up.pool);
-      assert.equal(up.poolFor(false), up.pool);
+      assert.notEqual(up.poolFor('GET', WATCH), up.pool);
+      assert.equal(up.poolFor('GET', LIST), up.pool);
     } finally {
       for (const b of bodies) b.destroy();
       await up.close();
