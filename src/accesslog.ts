@@ -4,17 +4,12 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Verdict } from './admit.js';
 
 export type AccessLogFormat = 'text' | 'json';
 
-export interface AccessEntry {
-  method: string;
-  path: string;
-  /** accept / reject, or local for answers the router gives itself (redirects, 404, 400). */
-  decision: 'accept' | 'reject' | 'local' | 'unfiltered';
-  /** The pattern (or reason) that decided. */
-  rule: string;
-}
+/** decision: accept / reject, or local for answers the router gives itself (redirects, 404, 400); rule: the pattern (or reason) that decided. */
+export type AccessEntry = { method: string; path: string } & Verdict;
 
 export interface AccessLog {
   /** Starts timing a request; the line is written when its response is done. */

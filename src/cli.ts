@@ -1,89 +1,30 @@
-// Command line: kubectl proxy's flags, defaults, help and messages. Parsing produces a plain
-// options object; main() turns it into a running proxy.
+// Command line: kubectl proxy's flags, defaults, help and messages, and process control.
+// Parsing produces a plain options object (ProxyFlags); main() sets the process-wide tuning,
+// hands the flags to createProxy (proxy.ts), and owns signals and exit codes.
 
-import { readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { setDefaultHighWaterMark } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
-import { createCredentials, type Credentials } from './credentials.js';
-import {
-  compileFilterRules,
-  DEFAULT_HOST_ACCEPT_RE,
-  DEFAULT_METHOD_REJECT_RE,
-  DEFAULT_PATH_ACCEPT_RE,
-  DEFAULT_PATH_REJECT_RE,
-  type FilterRules,
-} from './filter/filter.js';
-import { RegexListError, warnRegexList } from './filter/regexlist.js';
-import { loadResolvedConfig } from './kubeconfig/load.js';
-import { ConfigError, type ConfigOverrides } from './kubeconfig/types.js';
+import { runCommand } from './command-mode.js';
+import { UserError } from './errors.js';
+import { DEFAULT_HOST_ACCEPT_RE, DEFAULT_METHOD_REJECT_RE, DEFAULT_PATH_ACCEPT_RE, DEFAULT_PATH_REJECT_RE } from './filter/filter.js';
 import * as log from './log.js';
 import {
   DEFAULT_ADDRESS,
   DEFAULT_API_PREFIX,
   DEFAULT_PORT,
   DEFAULT_STATIC_PREFIX,
-  listenHost,
   normalizePrefix,
   parseGoBool,
   parseGoDuration,
   parsePort,
   parseRequestTimeout,
   UsageError,
-  formatAddress,
+  type ProxyFlags,
 } from './options.js';
-import { listen } from './listener.js';
-import { createHandler, createUpgradeHandler, type ProxyOptions } from './router.js';
-import { Inflight, SHUTDOWN_GRACE_MS } from './lifecycle.js';
-import { createStaticHandler } from './static.js';
-import { createAccessLog, type AccessLogFormat } from './accesslog.js';
-import { runCommand } from './run.js';
-import { createUpstream, STREAM_HWM } from './upstream.js';
-import { fileError } from './errors.js';
-import { setDefaultHighWaterMark } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-
-export const VERSION: string = readVersion();
-
-function readVersion(): string {
-  // dist/src/cli.js and the dist/kproxy.mjs bundle sit at different depths below package.json.
-  for (const rel of ['../../package.json', '../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      /* try the next */
-    }
-  }
-  return 'unknown';
-}
-
-export interface ProxyFlags {
-  port: number;
-  address: string;
-  acceptHosts: string;
-  acceptPaths: string;
-  rejectPaths: string;
-  rejectMethods: string;
-  apiPrefix: string;
-  www: string;
-  wwwPrefix: string;
-  unixSocket: string;
-  disableFilter: boolean;
-  keepaliveMs: number;
-  appendServerPath: boolean;
-  requestTimeoutMs: number;
-  verbosity: number;
-  /** --output: kubectl's start-up line, or one JSON object. */
-  output: 'text' | 'json';
-  accessLog: string;
-  accessLogFormat: AccessLogFormat;
-  /** --upstream-http2: watches and follows multiplexed over HTTP/2. */
-  upstreamHttp2: boolean;
-  /** False when --port was left at its default (command mode then picks a free port). */
-  portGiven: boolean;
-  config: ConfigOverrides;
-  /** Whatever followed `--`. */
-  command: string[];
-}
+import { createProxy, startupLine, type Running } from './proxy.js';
+import { STREAM_HWM } from './upstream.js';
+import { VERSION } from './version.js';
 
 const HELP = `Creates a proxy server or application-level gateway between localhost and the Kubernetes API server. It also allows serving static content over specified HTTP path. All incoming data enters through one port and gets forwarded to the remote Kubernetes API server port, except for the path matching the static content path.
 
@@ -323,103 +264,6 @@ export function parseArgs(argv: string[]): ParseResult {
   return { kind: 'run', flags, ignored: cmd.args };
 }
 
-export interface Running {
-  address: string;
-  bound: { host: string; port: number } | { socketPath: string };
-  /** The base URL clients use (with the API prefix), when listening on TCP. */
-  url?: string;
-  /** Loads what the first request needs, once the start-up line is out. */
-  warm(): void;
-  /** Graceful stop: see lifecycle.ts. */
-  close(graceMs?: number): Promise<void>;
-}
-
-/** Everything between a parsed command line and a listening proxy. */
-export async function start(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
-  log.setVerbosity(flags.verbosity);
-  // Client sockets and responses get the larger buffers too: fewer pause/resume turns per MiB.
-  setDefaultHighWaterMark(false, STREAM_HWM);
-  let filter: FilterRules | undefined;
-  if (!flags.disableFilter) {
-    filter = compileFilterRules(flags);
-    for (const list of [filter.acceptHosts, filter.acceptPaths, filter.rejectPaths, filter.rejectMethods]) {
-      for (const w of warnRegexList(list)) log.warn(w);
-    }
-  }
-  const cfg = loadResolvedConfig(flags.config, env, homedir(), process.cwd());
-  for (const w of cfg.warnings) log.warn(w);
-  const upstream = createUpstream(cfg, { env, http2: flags.upstreamHttp2 });
-  if (flags.upstreamHttp2 && !upstream.isTLS) log.warn(`--upstream-http2 ignored: ${upstream.origin} is not https`);
-  let credentials: Credentials;
-  try {
-    // Exec plugins run on the first request; a certificate they return replaces the pool.
-    credentials = createCredentials(cfg, upstream.isTLS, { env, setClientCertificate: (cert, key) => upstream.setClientCertificate(cert, key) });
-  } catch (err) {
-    await upstream.close();
-    throw err;
-  }
-
-  if (upstream.serverPath !== '' && !flags.appendServerPath) {
-    log.warn(`Your kube context contains a server path ${upstream.serverPath}, use --append-server-path to automatically append the path to each request`);
-  }
-  if (flags.disableFilter && flags.unixSocket === '') {
-    log.warn('Request filter disabled, your proxy is vulnerable to XSRF attacks, please be cautious');
-  }
-  if (flags.www !== '') {
-    try {
-      if (!statSync(flags.www).isDirectory()) log.warn(`Static file directory ${flags.www} is not a directory`);
-    } catch (err) {
-      log.warn(`Failed to stat static file directory ${flags.www}: ${fileError('stat', flags.www, err)}`);
-    }
-  }
-
-  const proxyOptions: ProxyOptions = {
-    mounts: { apiPrefix: flags.apiPrefix, staticPrefix: flags.www !== '' ? flags.wwwPrefix : undefined },
-    serveStatic: flags.www !== '' ? createStaticHandler(flags.www) : undefined,
-    filter,
-    appendServerPath: flags.appendServerPath,
-    forward: {
-      upstream,
-      credentials,
-      disableCompression: cfg.disableCompression,
-      userAgent: `kproxy/${VERSION} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch})`,
-    },
-  };
-  const where = flags.unixSocket !== '' ? { socketPath: flags.unixSocket } : { host: listenHost(flags.address), port: flags.port };
-  const accessLog = flags.accessLog !== '' ? createAccessLog(flags.accessLog, flags.accessLogFormat) : undefined;
-  proxyOptions.accessLog = accessLog;
-  const inflight = new Inflight();
-  const l = await listen(
-    { request: createHandler(proxyOptions, inflight), upgrade: createUpgradeHandler(proxyOptions, flags.keepaliveMs, inflight) },
-    where,
-  );
-  return {
-    address: l.address,
-    bound: l.bound,
-    url: 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, flags.apiPrefix) : undefined,
-    warm: () => upstream.warm(),
-    async close(graceMs = SHUTDOWN_GRACE_MS) {
-      credentials.close();
-      await l.close(() => inflight.drain(graceMs));
-      await upstream.close();
-      await accessLog?.close();
-    },
-  };
-}
-
-/** How a client on this machine reaches the proxy: wildcard binds are reached on loopback. */
-export function clientURL(host: string, port: number, apiPrefix: string): string {
-  const h = host === '::' ? '::1' : host === '0.0.0.0' ? '127.0.0.1' : host;
-  return `http://${formatAddress(h, port)}${apiPrefix === '/' ? '' : apiPrefix.slice(0, -1)}`;
-}
-
-export function startupLine(r: Running, format: 'text' | 'json'): string {
-  if (format === 'text') return `Starting to serve on ${r.address}\n`;
-  const b = r.bound;
-  const fields = 'port' in b ? { address: r.address, host: b.host, port: b.port, url: r.url } : { address: r.address, socket: b.socketPath };
-  return JSON.stringify({ ...fields, pid: process.pid }) + '\n';
-}
-
 function fail(message: string): never {
   // kubectl prints its configuration errors without the `error: ` prefix.
   process.stderr.write(message.startsWith('Error in configuration:') ? `${message}\n` : `error: ${message}\n`);
@@ -431,7 +275,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     parsed = parseArgs(argv);
   } catch (err) {
-    if (err instanceof UsageError) fail(err.message);
+    if (err instanceof UserError) fail(err.message);
     throw err;
   }
   if (parsed.kind === 'help') {
@@ -447,11 +291,13 @@ export async function main(argv: string[]): Promise<void> {
   // tier compiles llhttp on a worker thread with ~35 MB of scratch memory, of which glibc keeps
   // ~10 MB resident for good; `npm run bench` measured no throughput difference.
   setFlagsFromString('--liftoff-only');
+  // Client sockets and responses get the larger buffers too: fewer pause/resume turns per MiB.
+  setDefaultHighWaterMark(false, STREAM_HWM);
   let running: Running;
   try {
-    running = await start(parsed.flags);
+    running = await createProxy(parsed.flags);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof RegexListError) fail(err.message);
+    if (err instanceof UserError) fail(err.message);
     throw err;
   }
   const flags = parsed.flags;

@@ -1,6 +1,5 @@
-// Reaching the API server (or an OIDC issuer) through the proxy client-go would use: the
-// kubeconfig `proxy-url`, else HTTPS_PROXY/HTTP_PROXY/NO_PROXY as Go's net/http reads them.
-// One dial function serves the keep-alive pool and upgrade requests alike, so exec, attach and
+// Opening a connection to the API server (or an OIDC issuer), directly or through the proxy
+// proxy-env.ts chose. One dial function serves the keep-alive pool and upgrade requests alike, so exec, attach and
 // port-forward take the same route as ordinary requests (kubectl's upgrade path skips the proxy,
 // kubernetes#120318). The protocols themselves are library code: node:http speaks CONNECT,
 // the `socks` package speaks SOCKS5, node:tls does TLS over either tunnel.
@@ -12,30 +11,26 @@
 
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { BlockList, connect as netConnect, isIP, isIPv4, type Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, rootCertificates, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
 import type { SocksClient as SocksClientType } from 'socks';
+
+import { describeUpstreamError, UserError } from './errors.js';
+import { defaultPort, joinHostPort, setKeepAlive, unbracket } from './hostport.js';
+import type { ProxyChoice } from './proxy-env.js';
 
 // Only a socks5 proxy needs the `socks` package (and its two dependencies).
 let socksClient: typeof SocksClientType | undefined;
 function SocksClient(): typeof SocksClientType {
   return (socksClient ??= (createRequire(import.meta.url)('socks') as typeof import('socks')).SocksClient);
 }
-import { describeUpstreamError } from './errors.js';
-import { ConfigError } from './kubeconfig/types.js';
 
 /** Go's net.Dialer timeout in client-go's transport, which also bounds the tunnel and TLS set-up. */
 export const DIAL_TIMEOUT_MS = 30_000;
 /** Go's dialer keep-alive period for ordinary upstream connections. */
 export const TCP_KEEPALIVE_MS = 30_000;
-
-export interface ProxyChoice {
-  url: URL;
-  /** Where it came from, for messages: `proxy-url` or the environment variable's name. */
-  source: string;
-}
 
 export interface DialTarget {
   /** Host name or IP literal, without IPv6 brackets. */
@@ -55,193 +50,9 @@ export interface DialOptions {
 }
 
 /** An error whose message is already what kubectl would print; describeUpstreamError passes it on. */
-export class DialError extends Error {
+export class DialError extends UserError {
   override name = 'DialError';
 }
-
-/** `host:port` with IPv6 literals bracketed, as Go's net.JoinHostPort. */
-export function joinHostPort(host: string, port: number | string): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-function unbracket(hostname: string): string {
-  return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
-}
-
-function defaultPort(url: URL): number {
-  if (url.port) return Number(url.port);
-  switch (url.protocol) {
-    case 'https:':
-      return 443;
-    case 'socks5:':
-    case 'socks5h:':
-      return 1080;
-    default:
-      return 80;
-  }
-}
-
-// ---- choosing the proxy ----------------------------------------------------------------------
-
-const PROXY_SCHEMES = new Set(['http:', 'https:', 'socks5:', 'socks5h:']);
-
-/** golang.org/x/net/http/httpproxy parseProxy: a bare `host:port` means http://host:port. */
-function parseEnvProxy(name: string, raw: string): URL {
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-    if (!url.host) url = undefined;
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || !/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-    try {
-      url = new URL('http://' + raw);
-    } catch {
-      throw new ConfigError(`invalid proxy address ${JSON.stringify(raw)} in ${name}`);
-    }
-  }
-  if (!PROXY_SCHEMES.has(url.protocol)) {
-    throw new ConfigError(`invalid proxy address ${JSON.stringify(raw)} in ${name}: unsupported scheme ${JSON.stringify(url.protocol.slice(0, -1))}, must be http, https, or socks5`);
-  }
-  return url;
-}
-
-function getEnvAny(env: NodeJS.ProcessEnv, ...names: string[]): [string, string] | undefined {
-  for (const n of names) {
-    const v = env[n];
-    if (v) return [n, v];
-  }
-  return undefined;
-}
-
-type Matcher = (host: string, port: string, ip: string | undefined) => boolean;
-
-/**
- * NO_PROXY as golang.org/x/net/http/httpproxy reads it: `*`; IPs and CIDRs (matching IP hosts
- * only); `example.com` (itself and subdomains), `.example.com` and `*.example.com` (subdomains
- * only); each optionally with `:port`.
- */
-export function noProxyMatcher(noProxy: string): (host: string, port: string) => boolean {
-  const matchers: Matcher[] = [];
-  for (let p of noProxy.split(',')) {
-    p = p.trim().toLowerCase();
-    if (p === '') continue;
-    if (p === '*') return () => true;
-    const slash = p.indexOf('/');
-    if (slash > 0) {
-      const net = p.slice(0, slash);
-      const bits = Number(p.slice(slash + 1));
-      const family = isIP(net);
-      if (family !== 0 && /^\d+$/.test(p.slice(slash + 1)) && bits <= (family === 4 ? 32 : 128)) {
-        const list = new BlockList();
-        list.addSubnet(net, bits, family === 4 ? 'ipv4' : 'ipv6');
-        matchers.push((_h, _port, ip) => ip !== undefined && list.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6'));
-        continue;
-      }
-    }
-    let phost = p;
-    let pport = '';
-    const hp = /^(\[[^\]]*\]|[^:]*):(\d*)$/.exec(p);
-    if (hp) {
-      phost = unbracket(hp[1]!);
-      pport = hp[2]!;
-      if (phost === '') continue;
-    }
-    if (isIP(phost)) {
-      const want = phost;
-      matchers.push((_h, port, ip) => ip !== undefined && sameIP(ip, want) && (pport === '' || pport === port));
-      continue;
-    }
-    if (phost === '') continue;
-    if (phost.startsWith('*.')) phost = phost.slice(1);
-    const matchHost = !phost.startsWith('.');
-    if (matchHost) phost = '.' + phost;
-    const suffix = phost;
-    matchers.push((host, port) => (host.endsWith(suffix) || (matchHost && host === suffix.slice(1))) && (pport === '' || pport === port));
-  }
-  return (host, port) => {
-    const ip = isIP(host) ? host : undefined;
-    return matchers.some((m) => m(host, port, ip));
-  };
-}
-
-function sameIP(a: string, b: string): boolean {
-  if (a === b) return true;
-  const list = new BlockList();
-  const fam = isIPv4(b) ? 'ipv4' : 'ipv6';
-  list.addAddress(b, fam);
-  return list.check(a, isIPv4(a) ? 'ipv4' : 'ipv6');
-}
-
-function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIPv4(host)) return host.startsWith('127.');
-  if (isIP(host) === 6) {
-    const list = new BlockList();
-    list.addAddress('::1', 'ipv6');
-    list.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
-    return list.check(host, 'ipv6');
-  }
-  return false;
-}
-
-/** Go's http.ProxyFromEnvironment for one target URL; loopback destinations are never proxied. */
-export function proxyFromEnvironment(target: URL, env: NodeJS.ProcessEnv): ProxyChoice | undefined {
-  let found: [string, string] | undefined;
-  if (target.protocol === 'https:') found = getEnvAny(env, 'HTTPS_PROXY', 'https_proxy');
-  else if (target.protocol === 'http:') {
-    found = getEnvAny(env, 'HTTP_PROXY', 'http_proxy');
-    // Go refuses HTTP_PROXY under CGI, where it may come from a request header (httpoxy).
-    if (found && env.REQUEST_METHOD) found = undefined;
-  }
-  if (!found) return undefined;
-  const host = unbracket(target.hostname).toLowerCase();
-  const port = String(defaultPort(target));
-  if (isLoopback(host)) return undefined;
-  const noProxy = getEnvAny(env, 'NO_PROXY', 'no_proxy');
-  if (noProxy && noProxyMatcher(noProxy[1])(host, port)) return undefined;
-  return { url: parseEnvProxy(found[0], found[1]), source: found[0] };
-}
-
-/**
- * The proxy for the API server: the kubeconfig `proxy-url` applies to every request, loopback
- * included (Go's http.ProxyURL); without it, the environment decides.
- */
-export function chooseProxy(proxyURL: string | undefined, target: URL, env: NodeJS.ProcessEnv): ProxyChoice | undefined {
-  if (proxyURL) return { url: new URL(proxyURL), source: 'proxy-url' };
-  return proxyFromEnvironment(target, env);
-}
-
-/** The proxy URL without its password, for log lines. */
-export function redactProxy(url: URL): string {
-  if (!url.password) return url.href;
-  const copy = new URL(url.href);
-  copy.password = 'xxxxx';
-  return copy.href;
-}
-
-/**
- * TLS settings for an https:// proxy. Go reuses the cluster's TLS config for the proxy hop;
- * kproxy keeps its trust (cluster CA, or insecure) but also accepts the public roots a corporate
- * proxy is usually signed by, and never shows the proxy the cluster's client certificate.
- */
-export function proxyTlsOptions(clusterTls: ConnectionOptions, proxy: URL): ConnectionOptions {
-  const host = unbracket(proxy.hostname);
-  const out: ConnectionOptions = { rejectUnauthorized: clusterTls.rejectUnauthorized !== false, servername: isIP(host) ? '' : host };
-  if (clusterTls.ca) {
-    // Built once: a trust list of ~150 roots is too costly to parse for every tunnel.
-    out.secureContext = createSecureContext({
-      minVersion: 'TLSv1.2',
-      ca: [...(Array.isArray(clusterTls.ca) ? clusterTls.ca : [clusterTls.ca]), ...rootCertificates],
-    });
-  } else {
-    out.minVersion = 'TLSv1.2';
-  }
-  return out;
-}
-
-// ---- dialling ----------------------------------------------------------------------------------
 
 function tcpConnect(host: string, port: number, keepAliveMs: number | undefined, track: (s: Duplex) => void): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -250,10 +61,7 @@ function tcpConnect(host: string, port: number, keepAliveMs: number | undefined,
     s.once('connect', () => {
       s.off('error', reject);
       s.setNoDelay(true);
-      if (keepAliveMs !== undefined && keepAliveMs !== 0) {
-        if (keepAliveMs < 0) s.setKeepAlive(false);
-        else s.setKeepAlive(true, keepAliveMs);
-      }
+      setKeepAlive(s, keepAliveMs);
       resolve(s);
     });
     s.once('error', reject);
@@ -269,8 +77,7 @@ function tlsOver(socket: Duplex | undefined, target: DialTarget, tls: Connection
     if (!socket && keepAliveMs !== undefined && keepAliveMs !== 0) {
       s.once('connect', () => {
         s.setNoDelay(true);
-        if (keepAliveMs < 0) s.setKeepAlive(false);
-        else s.setKeepAlive(true, keepAliveMs);
+        setKeepAlive(s, keepAliveMs);
       });
     }
     s.once('secureConnect', () => {
@@ -313,10 +120,7 @@ function httpTunnel(proxy: URL, target: DialTarget, proxyTls: ConnectionOptions 
       s.once(secure ? 'secureConnect' : 'connect', () => {
         reached = true;
         s.setNoDelay(true);
-        if (keepAliveMs !== undefined && keepAliveMs !== 0) {
-          if (keepAliveMs < 0) s.setKeepAlive(false);
-          else s.setKeepAlive(true, keepAliveMs);
-        }
+        setKeepAlive(s, keepAliveMs);
       });
     });
     req.once('connect', (res: IncomingMessage, socket: Socket, head: Buffer) => {

@@ -1,5 +1,16 @@
-// One-line reasons for upstream failures, worded like the Go errors kubectl prints so that
-// scripts and searches written for kubectl proxy keep working.
+// User-facing failures: the base class every "print one line, exit 1" error extends, and the
+// one-line reasons for upstream and file failures, worded like the Go errors kubectl prints so
+// that scripts and searches written for kubectl proxy keep working.
+
+import { joinHostPort } from './hostport.js';
+
+/**
+ * A failure the user caused or can fix (a flag, a kubeconfig, a file, a regex): main() prints
+ * its message as one line and exits 1, never a stack trace.
+ */
+export class UserError extends Error {
+  override name = 'UserError';
+}
 
 interface NodeError extends Error {
   code?: string;
@@ -27,7 +38,7 @@ function innermost(err: NodeError): NodeError {
 
 export function describeUpstreamError(err: Error): string {
   const e = innermost(err as NodeError);
-  const where = e.address !== undefined ? `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}` : '';
+  const where = e.address !== undefined ? joinHostPort(e.address, e.port ?? '') : '';
   switch (e.code) {
     case 'ECONNREFUSED':
       return `dial tcp ${where}: connect: connection refused`;

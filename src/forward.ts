@@ -1,110 +1,17 @@
 // Ordinary (non-upgrade) requests: the client's request is streamed to the API server through
 // the shared keep-alive pool and the answer streamed back, chunk by chunk with backpressure.
-// The steps, in order: request headers → credentials → dispatch → response headers → body.
+// The steps, in order: request headers and credentials (outgoing.ts) → dispatch → response
+// headers (headers.ts) → body, gunzipped when kproxy asked for gzip → trailers.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import type { CredentialError, Credentials } from './credentials.js';
-import { connectionTokens, isHopByHop } from './headers.js';
-import * as log from './log.js';
+import { sendError } from './answers.js';
+import type { CredentialError } from './auth/credentials.js';
 import { describeUpstreamError } from './errors.js';
-import type { Upstream } from './upstream.js';
-
-export interface ForwardContext {
-  upstream: Upstream;
-  credentials: Credentials;
-  /** Leave Accept-Encoding alone (--disable-compression / kubeconfig disable-compression). */
-  disableCompression: boolean;
-  /** Sent when the client sends no User-Agent, as client-go fills in kubectl's. */
-  userAgent: string;
-}
-
-interface OutgoingRequest {
-  headers: string[];
-  /** True when kproxy asked for gzip and must decode it for the client. */
-  decodeGzip: boolean;
-  /** The client sent no Authorization: the kubeconfig credential is to be added (step 2). */
-  needsAuth: boolean;
-}
-
-/** Step 1: the client's headers minus hop-by-hop ones, plus Host, X-Forwarded-For and impersonation. */
-export function outgoingHeaders(req: IncomingMessage, ctx: ForwardContext, opts?: { upgrade: boolean }): OutgoingRequest {
-  const raw = req.rawHeaders;
-  const listed = connectionTokens(raw);
-  const out: string[] = ['host', ctx.upstream.hostHeader];
-  let hasAuth = false;
-  let hasImpersonateUser = false;
-  let hasAcceptEncoding = false;
-  let hasUserAgent = false;
-  let hasRange = false;
-  let forwardedFor: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1]!;
-    const lower = name.toLowerCase();
-    if (isHopByHop(lower, value, listed)) continue;
-    switch (lower) {
-      case 'host':
-      // Node already answered `Expect: 100-continue`; undici refuses to send it again.
-      case 'expect':
-        continue;
-      case 'x-forwarded-for':
-        forwardedFor = forwardedFor === undefined ? value : forwardedFor + ', ' + value;
-        continue;
-      case 'authorization':
-        hasAuth = true;
-        break;
-      case 'impersonate-user':
-        hasImpersonateUser = true;
-        break;
-      case 'accept-encoding':
-        hasAcceptEncoding = true;
-        break;
-      case 'user-agent':
-        hasUserAgent = true;
-        break;
-      case 'range':
-        hasRange = true;
-        break;
-    }
-    out.push(name, value);
-  }
-  // Go's ReverseProxy appends the peer address; a unix socket peer has none.
-  const peer = req.socket.remoteAddress;
-  if (peer) out.push('X-Forwarded-For', forwardedFor === undefined ? peer : forwardedFor + ', ' + peer);
-  else if (forwardedFor !== undefined) out.push('X-Forwarded-For', forwardedFor);
-  if (!hasUserAgent) out.push('User-Agent', ctx.userAgent);
-  // A client's own Authorization and Impersonate-User win, as in client-go's round trippers.
-  if (!hasImpersonateUser) for (const h of ctx.credentials.impersonation) out.push(h);
-  // Go's transport asks for gzip and decodes it itself, except on an upgrade connection.
-  // Like Go's transport, not for HEAD or Range requests, whose bodies cannot be decoded alone.
-  const decodeGzip = !hasAcceptEncoding && !ctx.disableCompression && !opts?.upgrade && !hasRange && req.method !== 'HEAD';
-  if (decodeGzip) out.push('Accept-Encoding', 'gzip');
-  return { headers: out, decodeGzip, needsAuth: !hasAuth };
-}
-
-/**
- * Step 2: the kubeconfig credential. Static tokens are there at once; an exec plugin or an
- * OIDC refresh may first have to run, and its failure is answered to the client.
- */
-export function withCredentials(
-  ctx: ForwardContext,
-  out: OutgoingRequest,
-  go: (authorization: string | undefined) => void,
-  failed: (err: Error) => void,
-): void {
-  if (!out.needsAuth) return go(undefined);
-  const auth = ctx.credentials.authorization();
-  if (auth === undefined || typeof auth === 'string') {
-    if (auth) out.headers.push('Authorization', auth);
-    return go(auth);
-  }
-  auth.then((value) => {
-    if (value) out.headers.push('Authorization', value);
-    go(value);
-  }, failed);
-}
+import { responseHeaders } from './headers.js';
+import * as log from './log.js';
+import { outgoingHeaders, withCredentials, type UpstreamRequestContext } from './outgoing.js';
 
 function hasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
@@ -112,54 +19,9 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
-/** Sends a one-line plain-text error the way kubectl's responder does (http.Error). */
-export function sendError(res: ServerResponse, status: number, message: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = message + '\n';
-  res.writeHead(status, {
-    'Content-Type': 'text/plain; charset=utf-8',
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Length': Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
-/** Step 4: response headers minus hop-by-hop ones, kept as a flat list so repeats survive. */
-function responseHeaders(raw: Buffer[], state: { gzip: boolean; trailers: boolean; sized: boolean }): string[] {
-  const strs: string[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) strs[i] = raw[i]!.toString('latin1');
-  const listed = connectionTokens(strs);
-  let gzip = false;
-  let sized = false;
-  let trailer: string | undefined;
-  for (let i = 0; i < strs.length; i += 2) {
-    const lower = strs[i]!.toLowerCase();
-    if (lower === 'content-encoding' && strs[i + 1]!.trim().toLowerCase() === 'gzip') gzip = true;
-    else if (lower === 'content-length') sized = true;
-    else if (lower === 'trailer') trailer = trailer === undefined ? strs[i + 1]! : trailer + ', ' + strs[i + 1]!;
-  }
-  state.gzip = state.gzip && gzip;
-  const out: string[] = [];
-  for (let i = 0; i < strs.length; i += 2) {
-    const lower = strs[i]!.toLowerCase();
-    if (isHopByHop(lower, strs[i + 1]!, listed)) continue;
-    if (state.gzip && (lower === 'content-encoding' || lower === 'content-length')) continue;
-    out.push(strs[i]!, strs[i + 1]!);
-  }
-  // Trailer is hop-by-hop, but Go's ReverseProxy announces the upstream's trailers again so it
-  // can relay them; Node can only send trailers on a chunked response.
-  state.trailers = trailer !== undefined && (!sized || state.gzip);
-  state.sized = sized && !state.gzip;
-  if (state.trailers) out.push('Trailer', trailer!);
-  return out;
-}
-
 /** Starts forwarding; the returned function ends the response cleanly (used at shutdown). */
-export function forward(req: IncomingMessage, res: ServerResponse, target: string, ctx: ForwardContext): () => void {
-  const out = outgoingHeaders(req, ctx);
+export function forward(req: IncomingMessage, res: ServerResponse, target: string, ctx: UpstreamRequestContext): () => void {
+  const out = outgoingHeaders({ method: req.method!, rawHeaders: req.rawHeaders, remoteAddress: req.socket.remoteAddress }, ctx);
   const decoding = { gzip: out.decodeGzip, trailers: false, sized: false };
   let usedAuth: string | undefined;
   let abort: ((err?: Error) => void) | undefined;

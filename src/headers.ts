@@ -37,16 +37,42 @@ export function isHopByHop(lowerName: string, value: string, listed: Set<string>
   return listed !== undefined && listed.has(lowerName);
 }
 
-/**
- * client-go's headerKeyEscape for Impersonate-Extra-<key>: every byte that is not an RFC 7230
- * token character, and `%` itself, becomes %XX.
- */
-export function escapeExtraKey(key: string): string {
-  let out = '';
-  for (const byte of Buffer.from(key, 'utf8')) {
-    const c = String.fromCharCode(byte);
-    if (byte < 0x80 && byte !== 0x25 && /[!#$&'*+\-.^_`|~0-9A-Za-z]/.test(c)) out += c;
-    else out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
+/** What responseHeaders found out about a response, and whether kproxy decodes its gzip. */
+export interface ResponseState {
+  /** In: kproxy asked for gzip. Out: the body is gzip and kproxy decodes it. */
+  gzip: boolean;
+  /** The upstream announced trailers that can be relayed (chunked to the client). */
+  trailers: boolean;
+  /** The body leaves with a Content-Length. */
+  sized: boolean;
+}
+
+/** Response headers minus hop-by-hop ones, kept as a flat list so repeats survive. */
+export function responseHeaders(raw: Buffer[], state: ResponseState): string[] {
+  const strs: string[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) strs[i] = raw[i]!.toString('latin1');
+  const listed = connectionTokens(strs);
+  let gzip = false;
+  let sized = false;
+  let trailer: string | undefined;
+  for (let i = 0; i < strs.length; i += 2) {
+    const lower = strs[i]!.toLowerCase();
+    if (lower === 'content-encoding' && strs[i + 1]!.trim().toLowerCase() === 'gzip') gzip = true;
+    else if (lower === 'content-length') sized = true;
+    else if (lower === 'trailer') trailer = trailer === undefined ? strs[i + 1]! : trailer + ', ' + strs[i + 1]!;
   }
+  state.gzip = state.gzip && gzip;
+  const out: string[] = [];
+  for (let i = 0; i < strs.length; i += 2) {
+    const lower = strs[i]!.toLowerCase();
+    if (isHopByHop(lower, strs[i + 1]!, listed)) continue;
+    if (state.gzip && (lower === 'content-encoding' || lower === 'content-length')) continue;
+    out.push(strs[i]!, strs[i + 1]!);
+  }
+  // Trailer is hop-by-hop, but Go's ReverseProxy announces the upstream's trailers again so it
+  // can relay them; Node can only send trailers on a chunked response.
+  state.trailers = trailer !== undefined && (!sized || state.gzip);
+  state.sized = sized && !state.gzip;
+  if (state.trailers) out.push('Trailer', trailer!);
   return out;
 }

@@ -4,20 +4,10 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { isLongRunning } from './route.js';
 
 /** How long ordinary in-flight requests may take to finish after a stop signal. */
 export const SHUTDOWN_GRACE_MS = 5_000;
-
-// The API server reads `watch` and `follow` with Go's strconv.ParseBool, and still serves the
-// deprecated /watch/ paths (/api/v1/watch/pods, /apis/apps/v1/watch/namespaces/x/deployments).
-const LONG_RUNNING_QUERY = /[?&](?:watch|follow)=(?:1|t|T|true|TRUE|True)(?:&|$)/;
-const LEGACY_WATCH_PATH = /\/(?:api|apis\/[^/]+)\/[^/]+\/watch(?:\/|$)/;
-
-/** A watch or a log follow: a response that lasts as long as the client wants it. */
-export function isLongRunning(method: string | undefined, url: string): boolean {
-  if (method !== 'GET') return false;
-  return LONG_RUNNING_QUERY.test(url) || LEGACY_WATCH_PATH.test(url.split('?', 1)[0]!);
-}
 
 interface Entry {
   req: IncomingMessage;

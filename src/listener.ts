@@ -6,7 +6,9 @@ import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { formatAddress, UsageError } from './options.js';
+import { answerOnSocket, clientErrorAnswer, CONNECT_ANSWER } from './answers.js';
+import { joinHostPort } from './hostport.js';
+import { UsageError } from './options.js';
 
 /** Go's default http.Server MaxHeaderBytes. */
 export const MAX_HEADER_BYTES = 1 << 20;
@@ -55,24 +57,23 @@ export function listen(
       socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status}`);
+    socket.end(clientErrorAnswer(err.code));
   });
   // ServeMux answers CONNECT with a redirect to "/"; nothing is tunnelled.
   server.on('connect', (_req, socket) => {
-    socket.end('HTTP/1.1 301 Moved Permanently\r\nLocation: /\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    answerOnSocket(socket, CONNECT_ANSWER);
   });
 
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      const desc = 'socketPath' in where ? `unix ${where.socketPath}` : `tcp ${formatAddress(where.host, where.port)}`;
+      const desc = 'socketPath' in where ? `unix ${where.socketPath}` : `tcp ${joinHostPort(where.host, where.port)}`;
       reject(listenError(err, desc));
     };
     server.once('error', onError);
     const done = () => {
       server.off('error', onError);
       const a = server.address();
-      const address = typeof a === 'string' ? a : formatAddress((a as AddressInfo).address, (a as AddressInfo).port);
+      const address = typeof a === 'string' ? a : joinHostPort((a as AddressInfo).address, (a as AddressInfo).port);
       const bound = typeof a === 'string' ? { socketPath: a } : { host: (a as AddressInfo).address, port: (a as AddressInfo).port };
       let closed: Promise<void> | undefined;
       resolve({

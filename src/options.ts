@@ -1,12 +1,16 @@
 // kubectl proxy's defaults as named constants, and the pure parsing of flag values. Errors are
 // UsageError: one line, exit status 1.
 
+import type { AccessLogFormat } from './accesslog.js';
+import { UserError } from './errors.js';
+import type { ConfigOverrides } from './kubeconfig/types.js';
+
 export const DEFAULT_PORT = 8001;
 export const DEFAULT_ADDRESS = '127.0.0.1';
 export const DEFAULT_API_PREFIX = '/';
 export const DEFAULT_STATIC_PREFIX = '/static/';
 
-export class UsageError extends Error {
+export class UsageError extends UserError {
   override name = 'UsageError';
 }
 
@@ -79,13 +83,40 @@ export function listenHost(address: string): string {
   return address;
 }
 
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /** Go's strconv.ParseBool, for `--flag=value` booleans. */
 export function parseGoBool(flag: string, value: string): boolean {
   if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;
   if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value)) return false;
   throw new UsageError(`invalid argument "${value}" for "${flag}" flag: strconv.ParseBool: parsing "${value}": invalid syntax`);
+}
+
+/** Every flag of the command line, parsed: what createProxy needs to run a proxy. */
+export interface ProxyFlags {
+  port: number;
+  address: string;
+  acceptHosts: string;
+  acceptPaths: string;
+  rejectPaths: string;
+  rejectMethods: string;
+  apiPrefix: string;
+  www: string;
+  wwwPrefix: string;
+  unixSocket: string;
+  disableFilter: boolean;
+  keepaliveMs: number;
+  appendServerPath: boolean;
+  requestTimeoutMs: number;
+  verbosity: number;
+  /** --output: kubectl's start-up line, or one JSON object. */
+  output: 'text' | 'json';
+  accessLog: string;
+  accessLogFormat: AccessLogFormat;
+  /** --upstream-http2: watches and follows multiplexed over HTTP/2. */
+  upstreamHttp2: boolean;
+  /** False when --port was left at its default (command mode then picks a free port). */
+  portGiven: boolean;
+  config: ConfigOverrides;
+  /** Whatever followed `--`. */
+  command: string[];
 }

@@ -7,10 +7,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import type sendType from 'send';
+import { NOT_FOUND, writeAnswer } from './answers.js';
 
 function notFound(res: ServerResponse): void {
-  res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': 19 });
-  res.end('404 page not found\n');
+  writeAnswer(res, NOT_FOUND);
 }
 
 /** `path` is the decoded path below the prefix, starting with '/', already cleaned by the router. */

@@ -1,24 +1,20 @@
-// The API server as a destination: its origin, the Host header it expects, the TLS settings and
-// the keep-alive pool that ordinary requests share, and the route (direct or through a proxy)
-// that both ordinary and upgrade requests take. The client certificate can change while kproxy
-// runs (files rewritten on disk, or a new one from an exec plugin): the TLS options and the pool
-// are then replaced, so callers read `tls` and `pool` afresh for every request.
+// The API server as a destination: its origin, the Host header it expects, the keep-alive pools
+// that ordinary requests share, and fresh connections for upgrades, all over the route (direct
+// or through a proxy) that dial.ts opens. The client certificate can change while kproxy runs
+// (files rewritten on disk, or a new one from an exec plugin, see client-cert.ts): new pools are
+// then made and the old ones close once their requests are done.
 
-import { watch, readFileSync, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { isIP, type Socket } from 'node:net';
-import * as path from 'node:path';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { checkServerIdentity, createSecureContext, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { createRequire } from 'node:module';
 import type { buildConnector, Pool } from 'undici';
-import { chooseProxy, dial, DIAL_TIMEOUT_MS, proxyTlsOptions, redactProxy, TCP_KEEPALIVE_MS, type ProxyChoice } from './dial.js';
-import { isLongRunning } from './lifecycle.js';
+import { dial, DIAL_TIMEOUT_MS, TCP_KEEPALIVE_MS } from './dial.js';
+import { chooseProxy, proxyTlsOptions, redactProxy, type ProxyChoice } from './proxy-env.js';
+import { isLongRunning } from './route.js';
+import { CERT_POLL_MS, tlsOptions, watchCertificateFiles, type CertificateWatch } from './client-cert.js';
 import * as log from './log.js';
-import { ConfigError, type FileOrData, type ResolvedConfig } from './kubeconfig/types.js';
-
-/** How often certificate files are re-read when no file-system event announced a change. */
-export const CERT_POLL_MS = 60_000;
+import { ConfigError, type ResolvedConfig } from './kubeconfig/types.js';
 
 // undici is loaded on first use (or by `warm()` right after start-up): it is the largest
 // module kproxy has, and loading it before the listener is up would delay `Starting to serve`.
@@ -51,13 +47,9 @@ export interface Upstream {
   /** The kubeconfig server URL path without a trailing slash ('' when none). */
   serverPath: string;
   isTLS: boolean;
-  /** Current options for a TLS connection to the API server. */
-  readonly tls: ConnectionOptions;
-  /** Current keep-alive pool, made on first use; replaced when the client certificate changes. */
-  readonly pool: Pool;
   /**
-   * The pool for a request: with --upstream-http2, watches and log follows share multiplexed
-   * HTTP/2 connections; everything else uses `pool`.
+   * The pool for a request, made on first use: with --upstream-http2, watches and log follows
+   * share multiplexed HTTP/2 connections; everything else shares the HTTP/1.1 pool.
    */
   poolFor(method: string | undefined, target: string): Pool;
   /** Makes the pool now, so the first request does not wait for undici to load. */
@@ -94,44 +86,6 @@ export class NoHttp2Error extends Error {
   }
 }
 
-function read(what: string, src: FileOrData, owner: string): Buffer {
-  if ('data' in src) return src.data;
-  try {
-    return readFileSync(src.file);
-  } catch (err) {
-    throw new ConfigError(`unable to read ${what} ${src.file} for ${owner} due to ${(err as Error).message}`);
-  }
-}
-
-export function tlsOptions(cfg: ResolvedConfig, hostname: string): ConnectionOptions {
-  const opts: ConnectionOptions = { minVersion: 'TLSv1.2', rejectUnauthorized: !cfg.insecureSkipTLSVerify };
-  if (cfg.certificateAuthority && !cfg.insecureSkipTLSVerify) {
-    // As in client-go, a configured CA is the only trust anchor.
-    opts.ca = read('certificate-authority', cfg.certificateAuthority, cfg.clusterName);
-  }
-  if (cfg.clientCertificate || cfg.clientKey) {
-    if (!cfg.clientCertificate || !cfg.clientKey) {
-      throw new ConfigError(`client-key-data or client-key must be specified for ${cfg.userName} to use the clientCert authentication method.`);
-    }
-    opts.cert = read('client-cert', cfg.clientCertificate, cfg.userName);
-    opts.key = read('client-key', cfg.clientKey, cfg.userName);
-  }
-  const name = cfg.tlsServerName || hostname;
-  if (isIP(name)) {
-    // RFC 6066 forbids an IP as SNI; verify the certificate against it without sending one.
-    opts.servername = '';
-    if (cfg.tlsServerName) opts.checkServerIdentity = (_h: string, cert: PeerCertificate) => checkServerIdentity(name, cert);
-  } else {
-    opts.servername = name;
-  }
-  return opts;
-}
-
-/** Throws the Node reason when cert and key do not form a usable pair. */
-function checkPair(cert: Buffer, key: Buffer): void {
-  createSecureContext({ cert, key });
-}
-
 class UpstreamImpl implements Upstream {
   readonly origin: string;
   readonly hostHeader: string;
@@ -147,9 +101,7 @@ class UpstreamImpl implements Upstream {
   private readonly target: { host: string; port: number };
   /** Pools replaced by a new certificate, closing once their requests are done. */
   private readonly retired = new Set<Pool>();
-  private readonly watchers: FSWatcher[] = [];
-  private pollTimer: NodeJS.Timeout | undefined;
-  private reloading: Promise<void> | undefined;
+  private readonly certWatch: CertificateWatch | undefined;
   private closed = false;
 
   constructor(cfg: ResolvedConfig, url: URL, opts: UpstreamOptions) {
@@ -167,14 +119,17 @@ class UpstreamImpl implements Upstream {
       if (this.proxy.url.protocol === 'https:') this.proxyTls = proxyTlsOptions(this.currentTls, this.proxy.url);
       log.info(2, `Connecting to ${this.origin} through proxy ${redactProxy(this.proxy.url)} (${this.proxy.source})`);
     }
-    if (this.isTLS) this.watchCertificateFiles(cfg, opts.certPollMs ?? CERT_POLL_MS);
+    if (this.isTLS) {
+      this.certWatch = watchCertificateFiles(
+        cfg,
+        opts.certPollMs ?? CERT_POLL_MS,
+        () => this.currentTls,
+        (cert, key) => this.replaceCertificate(cert, key),
+      );
+    }
   }
 
-  get tls(): ConnectionOptions {
-    return this.currentTls;
-  }
-
-  get pool(): Pool {
+  private get pool(): Pool {
     return (this.currentPool ??= this.makePool());
   }
 
@@ -259,82 +214,9 @@ class UpstreamImpl implements Upstream {
     }
   }
 
-  /**
-   * client-go reloads certificate files at handshake time and drops connections when they
-   * change. Here a change is noticed by a file-system event on the files' directories (which
-   * also sees the symlink swap of a mounted Secret) or, failing that, by a periodic re-read.
-   */
-  private watchCertificateFiles(cfg: ResolvedConfig, pollMs: number): void {
-    const files: string[] = [];
-    if (cfg.clientCertificate && 'file' in cfg.clientCertificate) files.push(cfg.clientCertificate.file);
-    if (cfg.clientKey && 'file' in cfg.clientKey) files.push(cfg.clientKey.file);
-    if (files.length === 0) return;
-    const cert = cfg.clientCertificate!;
-    const key = cfg.clientKey!;
-    // An event during a reload (the key written, then the certificate) must not be lost: it
-    // causes one more reload once the current one is done.
-    let again = false;
-    const reload = (fromPoll: boolean): void => {
-      if (this.closed) return;
-      if (this.reloading) {
-        again = true;
-        return;
-      }
-      this.reloading = (async () => {
-        try {
-          const [c, k] = await Promise.all([
-            'file' in cert ? readFile(cert.file) : Promise.resolve(cert.data),
-            'file' in key ? readFile(key.file) : Promise.resolve(key.data),
-          ]);
-          const cur = this.currentTls;
-          if (Buffer.isBuffer(cur.cert) && Buffer.isBuffer(cur.key) && cur.cert.equals(c) && cur.key.equals(k)) return;
-          try {
-            checkPair(c, k);
-          } catch (err) {
-            // Between the writes of the certificate and of its key the pair does not match;
-            // the next event completes it, so only the periodic check complains.
-            if (fromPoll) log.warn(`Unable to reload the client certificate from ${files.join(', ')}: ${(err as Error).message}`);
-            return;
-          }
-          this.replaceCertificate(c, k);
-          log.info(2, `Reloaded the client certificate from ${files.join(', ')}`);
-        } catch (err) {
-          if (fromPoll) log.warn(`Unable to reload the client certificate: ${(err as Error).message}`);
-        } finally {
-          this.reloading = undefined;
-          if (again) {
-            again = false;
-            reload(false);
-          }
-        }
-      })();
-    };
-    const names = new Map<string, Set<string>>();
-    for (const f of files) {
-      const dir = path.dirname(f);
-      if (!names.has(dir)) names.set(dir, new Set());
-      names.get(dir)!.add(path.basename(f));
-    }
-    for (const [dir, base] of names) {
-      try {
-        const w = watch(dir, { persistent: false }, (_event, name) => {
-          // `..data` is the symlink a Kubernetes Secret volume swaps atomically.
-          if (name === null || base.has(String(name)) || String(name).startsWith('..')) reload(false);
-        });
-        w.on('error', () => w.close());
-        this.watchers.push(w);
-      } catch {
-        // Not watchable (for example a network file system): the periodic re-read remains.
-      }
-    }
-    this.pollTimer = setInterval(() => reload(true), pollMs);
-    this.pollTimer.unref();
-  }
-
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of this.watchers) w.close();
-    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.certWatch?.close();
     const pools = [...this.retired];
     if (this.currentPool) pools.push(this.currentPool);
     if (this.currentStreamPool) pools.push(this.currentStreamPool);
@@ -355,8 +237,3 @@ export function createUpstream(cfg: ResolvedConfig, opts: UpstreamOptions = {}):
   return new UpstreamImpl(cfg, url, opts);
 }
 
-/** kubectl's singleJoiningSlash(serverPath, requestPath) for --append-server-path. */
-export function joinServerPath(serverPath: string, target: string): string {
-  if (serverPath === '') return target;
-  return serverPath + (target.startsWith('/') ? target : '/' + target);
-}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeExecCredential, ExecPlugin, cleanANSIEscapeCodes, execInfo, interactive, parseRFC3339 } from '../src/auth/exec.js';
 import { RefreshingCredential, type Obtained } from '../src/auth/refresh.js';
-import { CredentialError } from '../src/credentials.js';
+import { CredentialError } from '../src/auth/credentials.js';
 import { issueClientCert } from './helpers/certs.js';
 import { request } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type KubeconfigSpec, type TempDir } from './helpers/kubeconfig.js';

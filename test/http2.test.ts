@@ -267,8 +267,8 @@ describe('HTTP/2 stream pool', () => {
       }
       assert.equal(api.openStreams, 3);
       assert.equal(api.h2Sessions(() => true).size, 2);
-      assert.notEqual(up.poolFor('GET', WATCH), up.pool);
-      assert.equal(up.poolFor('GET', LIST), up.pool);
+      assert.notEqual(up.poolFor('GET', WATCH), up.poolFor('GET', LIST));
+      assert.equal(up.poolFor('GET', LIST), up.poolFor('PUT', WATCH));
     } finally {
       for (const b of bodies) b.destroy();
       await up.close();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createCredentials } from '../src/credentials.js';
+import { createCredentials } from '../src/auth/credentials.js';
 import { inClusterConfig, inClusterPossible, loadResolvedConfig, SERVICE_ACCOUNT_DIR_ENV } from '../src/kubeconfig/load.js';
 import { issueClientCert } from './helpers/certs.js';
 import { openStream, request } from './helpers/http.js';

@@ -17,7 +17,7 @@ import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js'
 import { makePki, type Pki } from './helpers/pki.js';
 import { runKproxy, type ExitInfo, launcher, within } from './helpers/proc.js';
 import { bigSha256, startUpstream, VERSION_INFO, type Upstream } from './helpers/upstream.js';
-import { isLongRunning } from '../src/lifecycle.js';
+import { isLongRunning } from '../src/route.js';
 
 const TOKEN = 'life-token-8e21';
 const WAIT_MS = 10_000;

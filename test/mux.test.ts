@@ -4,14 +4,15 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cleanPath, decodePath, parseTarget, route, type Mounts, type Route } from '../src/mux.js';
+import { cleanPath, decodePath, parseTarget, route, type Mounts, type Routed } from '../src/route.js';
 
 const root: Mounts = { apiPrefix: '/' };
 const custom: Mounts = { apiPrefix: '/custom/' };
 const apiOnly: Mounts = { apiPrefix: '/api/' };
 const withStatic: Mounts = { apiPrefix: '/', staticPrefix: '/static/' };
+const serverPath: Mounts = { apiPrefix: '/', serverPath: '/k8s/clusters/c-1' };
 
-const cases: Array<[string, Mounts, string, string, Route]> = [
+const cases: Array<[string, Mounts, string, string, Routed]> = [
   ['plain list', root, 'GET', '/api/v1/pods', { kind: 'api', path: '/api/v1/pods', target: '/api/v1/pods' }],
   ['query kept byte-exact', root, 'GET', '/api/v1/pods?watch=1&x=%2F', { kind: 'api', path: '/api/v1/pods', target: '/api/v1/pods?watch=1&x=%2F' }],
   ['empty query keeps its ? (observed)', root, 'GET', '/api/v1/pods?', { kind: 'api', path: '/api/v1/pods', target: '/api/v1/pods?' }],
@@ -33,8 +34,8 @@ const cases: Array<[string, Mounts, string, string, Route]> = [
   ['target without a slash is 400', root, 'GET', 'api/v1', { kind: 'bad-request', reason: 'invalid request target' }],
   ['OPTIONS *', root, 'OPTIONS', '*', { kind: 'options-star' }],
   ['GET * is 400', root, 'GET', '*', { kind: 'bad-request', reason: 'invalid request target' }],
-  ['absolute form', root, 'GET', 'http://localhost/api/v1/pods?a=b', { kind: 'api', path: '/api/v1/pods', target: '/api/v1/pods?a=b' }],
-  ['absolute form without path redirects to /', root, 'GET', 'http://localhost', { kind: 'redirect', location: '/' }],
+  ['absolute form', root, 'GET', 'http://localhost/api/v1/pods?a=b', { kind: 'api', path: '/api/v1/pods', target: '/api/v1/pods?a=b', authority: 'localhost' }],
+  ['absolute form without path redirects to /', root, 'GET', 'http://localhost', { kind: 'redirect', location: '/' , authority: 'localhost' }],
   ['custom prefix stripped (observed)', custom, 'GET', '/custom/api/v1/pods', { kind: 'api', path: '/api/v1/pods', target: '/api/v1/pods' }],
   ['custom prefix root (observed: upstream /)', custom, 'GET', '/custom/', { kind: 'api', path: '', target: '/' }],
   ['custom prefix without slash redirects (observed)', custom, 'GET', '/custom?x=1', { kind: 'redirect', location: '/custom/?x=1' }],
@@ -50,6 +51,8 @@ const cases: Array<[string, Mounts, string, string, Route]> = [
   ['static root', withStatic, 'GET', '/static/', { kind: 'static', path: '/' }],
   ['static without slash redirects', withStatic, 'GET', '/static', { kind: 'redirect', location: '/static/' }],
   ['static ../ redirected before serving (observed)', withStatic, 'GET', '/static/../../etc/passwd', { kind: 'redirect', location: '/etc/passwd' }],
+  ['--append-server-path prefixes the target, not the filter path', serverPath, 'GET', '/api/v1/pods?watch=1', { kind: 'api', path: '/api/v1/pods', target: '/k8s/clusters/c-1/api/v1/pods?watch=1' }],
+  ['--append-server-path on the root', serverPath, 'GET', '/', { kind: 'api', path: '', target: '/k8s/clusters/c-1/' }],
   ['API next to static', withStatic, 'GET', '/api/v1/pods', { kind: 'api', path: '/api/v1/pods', target: '/api/v1/pods' }],
 ];
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chooseProxy, noProxyMatcher, proxyFromEnvironment } from '../src/dial.js';
+import { chooseProxy, noProxyMatcher, proxyFromEnvironment } from '../src/proxy-env.js';
 import { request } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type KubeconfigSpec, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, writePkiFiles, type Pki, type PkiPaths } from './helpers/pki.js';

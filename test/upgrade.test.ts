@@ -23,7 +23,7 @@ import { kubectlMissing, runKproxy, runKubectlProxy, startKubectlProxy, type Run
 import { bigBody, bigSha256, startUpstream, type RecordedRequest, type Upstream } from './helpers/upstream.js';
 import { loadResolvedConfig } from '../src/kubeconfig/load.js';
 import { createUpstream, type Upstream as KUpstream } from '../src/upstream.js';
-import { createCredentials } from '../src/credentials.js';
+import { createCredentials } from '../src/auth/credentials.js';
 import { upgrade, type UpgradeContext } from '../src/upgrade.js';
 import * as klog from '../src/log.js';
 
@@ -880,10 +880,7 @@ describe('backpressure in both directions (src/upgrade.ts in-process, real socke
 
   after(async () => {
     ctx?.credentials.close();
-    // (Upstream gained close() with certificate reloading; older trees only have the pool.)
-    const closable = kup as unknown as { close?: () => Promise<void> } | undefined;
-    if (closable?.close) await closable.close();
-    else await kup?.pool.destroy();
+    await kup?.close();
     front?.closeAllConnections();
     await new Promise<void>((res) => (front ? front.close(() => res()) : res()));
   });

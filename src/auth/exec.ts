@@ -10,13 +10,10 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
-import { CredentialError } from '../credentials.js';
-import type { ExecConfig, ResolvedConfig } from '../kubeconfig/types.js';
+import { CredentialError } from './errors.js';
+import { EXEC_API_VERSIONS, type ExecConfig, type ResolvedConfig } from '../kubeconfig/types.js';
 import { RefreshingCredential, type Obtained } from './refresh.js';
 
-export const EXEC_V1 = 'client.authentication.k8s.io/v1';
-export const EXEC_V1BETA1 = 'client.authentication.k8s.io/v1beta1';
-const REGISTERED_VERSIONS = [EXEC_V1, EXEC_V1BETA1];
 
 /**
  * How long before `expirationTimestamp` a new credential is fetched in the background (the old
@@ -224,7 +221,7 @@ export function decodeExecCredential(stdout: string, apiVersion: string): ExecRe
   if (gotVersion === '') {
     throw new CredentialError(`exec plugin is configured to use API version ${apiVersion}, plugin returned version client.authentication.k8s.io/__internal`);
   }
-  if (!REGISTERED_VERSIONS.includes(gotVersion) || (kind !== '' && kind !== 'ExecCredential')) {
+  if (!EXEC_API_VERSIONS.includes(gotVersion) || (kind !== '' && kind !== 'ExecCredential')) {
     throw new CredentialError(`decoding stdout: no kind ${JSON.stringify(kind || 'ExecCredential')} is registered for version ${JSON.stringify(gotVersion)} in scheme "pkg/client/auth/exec/exec.go:62"`);
   }
   const status = obj.status;

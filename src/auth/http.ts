@@ -6,7 +6,8 @@
 import { request as httpRequest, type IncomingHttpHeaders, type RequestOptions } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { dial, proxyFromEnvironment, proxyTlsOptions } from '../dial.js';
+import { dial } from '../dial.js';
+import { proxyFromEnvironment, proxyTlsOptions } from '../proxy-env.js';
 import { describeUpstreamError } from '../errors.js';
 
 export interface IdpResponse {

@@ -11,7 +11,8 @@
 
 import { fileError } from '../errors.js';
 import { readFileSync } from 'node:fs';
-import { CredentialError } from '../credentials.js';
+import { CredentialError } from './errors.js';
+import { goBase64Decode } from '../kubeconfig/goyaml.js';
 import { ConfigError, type AuthProviderConfig } from '../kubeconfig/types.js';
 import * as log from '../log.js';
 import { idpRequest } from './http.js';
@@ -58,10 +59,9 @@ export function goQueryEscape(s: string): string {
 }
 
 function goBase64(s: string): Buffer {
-  const clean = s;
-  const bad = clean.search(/[^A-Za-z0-9+/=]/);
-  if (bad >= 0 || clean.length % 4 !== 0) throw new ConfigError(`illegal base64 data at input byte ${bad >= 0 ? bad : clean.length - (clean.length % 4)}`);
-  return Buffer.from(clean, 'base64');
+  const b = goBase64Decode(s);
+  if (!Buffer.isBuffer(b)) throw new ConfigError(`illegal base64 data at input byte ${b.badByte}`);
+  return b;
 }
 
 export interface OidcOptions {

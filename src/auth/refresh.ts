@@ -5,7 +5,7 @@
 // next attempt waits an exponentially growing delay, and requests arriving meanwhile are
 // answered at once with the last error, so a broken plugin is not re-run per request.
 
-import { CredentialError } from '../credentials.js';
+import { CredentialError } from './errors.js';
 import * as log from '../log.js';
 
 export const BACKOFF_INITIAL_MS = 1_000;

@@ -17,6 +17,7 @@
 // from HTTP (UTF-8 and latin1 decoding cannot produce them).
 
 import { createRequire } from 'node:module';
+import { UserError } from '../errors.js';
 import { literalMatcher, type Matcher } from './literal.js';
 
 // Loaded on first use: kubectl's default patterns never need it, and compiling the WebAssembly
@@ -29,7 +30,7 @@ function re2(): Re2Module {
 
 type WrappedRE2 = InstanceType<Re2Module['WrappedRE2']>;
 
-export class RegexListError extends Error {
+export class RegexListError extends UserError {
   override name = 'RegexListError';
   constructor(
     readonly flag: string,

@@ -4,6 +4,7 @@
 // token exists and the CA is readable, as client-go decides with them).
 
 import { errnoText } from '../errors.js';
+import { joinHostPort, unbracket } from '../hostport.js';
 import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { mergeKubeconfigs } from './merge.js';
@@ -154,8 +155,7 @@ export function inClusterConfig(overrides: ConfigOverrides, env: NodeJS.ProcessE
   const host = env.KUBERNETES_SERVICE_HOST ?? '';
   const port = env.KUBERNETES_SERVICE_PORT ?? '';
   if (!host || !port) throw new ConfigError('unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined');
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  const server = `https://${bare.includes(':') ? `[${bare}]` : bare}:${port}`;
+  const server = `https://${joinHostPort(unbracket(host), port)}`;
   const warnings: string[] = [];
   const cluster: KubeconfigCluster = { server, insecureSkipTLSVerify: false, disableCompression: false };
   try {

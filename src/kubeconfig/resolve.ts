@@ -11,6 +11,7 @@
 import * as path from 'node:path';
 import {
   ConfigError,
+  EXEC_API_VERSIONS,
   type ConfigOverrides,
   type ExecConfig,
   type FileOrData,
@@ -21,7 +22,6 @@ import {
   type ResolvedConfig,
 } from './types.js';
 
-const EXEC_API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
 const INTERACTIVE_MODES = ['Never', 'IfAvailable', 'Always'] as const;
 
 /** `len(x) == 0` in Go: an empty flag is no flag. */

@@ -1,6 +1,14 @@
 // Shapes of kubeconfig data as kproxy sees it. Keys follow the serialized v1 format
 // (`as`, `as-groups`, `tokenFile`...), never client-go's internal `act-as` names.
 
+import { UserError } from '../errors.js';
+
+/** client.authentication.k8s.io versions: the ones client-go still runs, and the removed alpha. */
+export const EXEC_V1 = 'client.authentication.k8s.io/v1';
+export const EXEC_V1BETA1 = 'client.authentication.k8s.io/v1beta1';
+export const EXEC_V1ALPHA1 = 'client.authentication.k8s.io/v1alpha1';
+export const EXEC_API_VERSIONS: readonly string[] = [EXEC_V1, EXEC_V1BETA1];
+
 /** A path or inline bytes: client-go's `x` / `x-data` field pairs. */
 export type FileOrData = { file: string } | { data: Buffer };
 
@@ -83,7 +91,7 @@ export interface ConfigOverrides {
 }
 
 /** A configuration mistake: the message is shown to the user as one `error: ...` line. */
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   override name = 'ConfigError';
 }
 

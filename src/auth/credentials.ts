@@ -3,29 +3,19 @@
 // source does (and at once after a 401); exec plugins and the oidc auth-provider are obtained on
 // the first request, cached while valid and refreshed by src/auth/*.
 
-import { fileError } from './errors.js';
+import { fileError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { execClusterInfo, execCredential } from './auth/exec.js';
-import { OidcProvider } from './auth/oidc.js';
-import type { RefreshingCredential } from './auth/refresh.js';
-import { escapeExtraKey } from './headers.js';
-import * as log from './log.js';
-import { ConfigError, type ResolvedConfig } from './kubeconfig/types.js';
+import { execClusterInfo, execCredential } from './exec.js';
+import { OidcProvider } from './oidc.js';
+import type { RefreshingCredential } from './refresh.js';
+import * as log from '../log.js';
+import { ConfigError, type ResolvedConfig } from '../kubeconfig/types.js';
+
+export { CredentialError } from './errors.js';
 
 /** client-go re-reads a tokenFile at most once a minute (NewCachedFileTokenSource). */
 export const TOKEN_FILE_PERIOD_MS = 60_000;
-
-/** A credential could not be obtained; `status` is what the waiting client is answered. */
-export class CredentialError extends Error {
-  override name = 'CredentialError';
-  constructor(
-    message: string,
-    readonly status = 500,
-  ) {
-    super(message);
-  }
-}
 
 export interface Credentials {
   /**
@@ -78,6 +68,20 @@ function readToken(path: string): string {
   // Checked here so that a bad file fails at start-up, not as a 500 on every request.
   if (/[\u0000-\u001f\u007f]/.test(token)) throw new Error(`token file ${path} contains a line break or control character`);
   return token;
+}
+
+/**
+ * client-go's headerKeyEscape for Impersonate-Extra-<key>: every byte that is not an RFC 7230
+ * token character, and `%` itself, becomes %XX.
+ */
+export function escapeExtraKey(key: string): string {
+  let out = '';
+  for (const byte of Buffer.from(key, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    if (byte < 0x80 && byte !== 0x25 && /[!#$&'*+\-.^_`|~0-9A-Za-z]/.test(c)) out += c;
+    else out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
 }
 
 export function impersonationHeaders(cfg: ResolvedConfig): string[] {

@@ -1,12 +1,16 @@
-// Request classification: what Go's ServeMux and kubectl's stripLeaveSlash do to a request
-// target before the filter sees it, plus the one place where kproxy is deliberately stricter
-// (percent-encoded dot segments). Pure: no I/O, so it is tested as a table.
+// Routing: what Go's ServeMux and kubectl's stripLeaveSlash do to a request target before the
+// filter sees it (static files or the API prefix, redirects, 404s), the one place where kproxy
+// is deliberately stricter (percent-encoded dot segments), and the other pure questions asked
+// of a target: --append-server-path, and whether it is a watch or a log follow. Pure: no I/O,
+// so it is tested as a table.
 
 export interface Mounts {
   /** Ends with '/'. */
   apiPrefix: string;
   /** Ends with '/'; only when --www is set. */
   staticPrefix?: string;
+  /** The kubeconfig server's path, prefixed to every API target (--append-server-path). */
+  serverPath?: string;
 }
 
 export type Route =
@@ -21,6 +25,9 @@ export type Route =
    * target to send upstream (escaped path as received, api-prefix stripped, raw query kept).
    */
   | { kind: 'api'; path: string; target: string };
+
+/** A route and the authority of an absolute-form target, which the Host check needs first. */
+export type Routed = Route & { authority?: string };
 
 export interface Target {
   /** From an absolute-form request target; it wins over the Host header, as in Go. */
@@ -210,12 +217,18 @@ function withQuery(path: string, rawQuery: string | undefined): string {
   return rawQuery ? path + '?' + rawQuery : path;
 }
 
-export function route(method: string, url: string, mounts: Mounts): Route {
+export function route(method: string, url: string, mounts: Mounts): Routed {
   if (url === '*') {
     return method === 'OPTIONS' ? { kind: 'options-star' } : { kind: 'bad-request', reason: 'invalid request target' };
   }
   const t = parseTarget(url);
   if (!t) return { kind: 'bad-request', reason: 'invalid request target' };
+  const r = routeTarget(t, mounts);
+  if (t.authority !== undefined) r.authority = t.authority;
+  return r;
+}
+
+function routeTarget(t: Target, mounts: Mounts): Routed {
   const decoded = decodePath(t.rawPath);
   if (decoded === undefined) return { kind: 'bad-request', reason: 'invalid URL escape in path' };
   const escaped = escapedPath(t.rawPath, decoded);
@@ -261,6 +274,24 @@ export function route(method: string, url: string, mounts: Mounts): Route {
   if (filterPath !== '' && cleanPath(filterPath) !== filterPath) {
     return { kind: 'bad-request', reason: 'path contains encoded dot segments or empty segments' };
   }
+  if (mounts.serverPath) forwardPath = joinServerPath(mounts.serverPath, forwardPath);
   // An empty query keeps its '?' upstream, as Go's ForceQuery does.
   return { kind: 'api', path: filterPath, target: t.rawQuery === undefined ? forwardPath : forwardPath + '?' + t.rawQuery };
+}
+
+/** kubectl's singleJoiningSlash(serverPath, requestPath) for --append-server-path. */
+export function joinServerPath(serverPath: string, target: string): string {
+  if (serverPath === '') return target;
+  return serverPath + (target.startsWith('/') ? target : '/' + target);
+}
+
+// The API server reads `watch` and `follow` with Go's strconv.ParseBool, and still serves the
+// deprecated /watch/ paths (/api/v1/watch/pods, /apis/apps/v1/watch/namespaces/x/deployments).
+const LONG_RUNNING_QUERY = /[?&](?:watch|follow)=(?:1|t|T|true|TRUE|True)(?:&|$)/;
+const LEGACY_WATCH_PATH = /\/(?:api|apis\/[^/]+)\/[^/]+\/watch(?:\/|$)/;
+
+/** A watch or a log follow: a response that lasts as long as the client wants it. */
+export function isLongRunning(method: string | undefined, url: string): boolean {
+  if (method !== 'GET') return false;
+  return LONG_RUNNING_QUERY.test(url) || LEGACY_WATCH_PATH.test(url.split('?', 1)[0]!);
 }

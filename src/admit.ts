@@ -1,0 +1,121 @@
+// Admission: for one request, ordinary or upgrade, what kproxy answers itself or where the
+// request goes. Go's Host checks come first (before any handler, redirects included), then the
+// route (route.ts), then the filter (filter/). Nothing is sent upstream unless this says
+// `forward`. Pure: it takes the request line and headers as plain data, and is tested as a table.
+
+import { FORBIDDEN, goBadRequest, NOT_FOUND, plainAnswer, redirectAnswer, type LocalAnswer } from './answers.js';
+import { decide, extractHost, hostAccepted, type FilterRules } from './filter/filter.js';
+import * as log from './log.js';
+import { route, type Mounts } from './route.js';
+
+/** What admission reads of a request. */
+export interface RequestHead {
+  method: string;
+  /** The request target as received. */
+  url: string;
+  /** Node's rawHeaders: [name, value, name, value, ...]. */
+  rawHeaders: readonly string[];
+  /** '1.1' or '1.0'. */
+  httpVersion: string;
+}
+
+export interface AdmitOptions {
+  /** With `serverPath` set for --append-server-path. */
+  mounts: Mounts;
+  /** Undefined with --disable-filter. */
+  filter: FilterRules | undefined;
+}
+
+/** How the request was decided, for the access log: the pattern that matched, or why none did. */
+export interface Verdict {
+  decision: 'accept' | 'reject' | 'local' | 'unfiltered';
+  rule: string;
+}
+
+export type Admission = (
+  | { kind: 'answer'; answer: LocalAnswer }
+  | { kind: 'static'; path: string }
+  /** `target` already carries the server path when --append-server-path is set. */
+  | { kind: 'forward'; target: string }
+) & { verdict: Verdict };
+
+const LOCAL: Verdict = { decision: 'local', rule: 'router' };
+const UNFILTERED: Verdict = { decision: 'unfiltered', rule: '--disable-filter' };
+const HOST_CHECK: Verdict = { decision: 'accept', rule: 'accept-hosts' };
+
+function local(answer: LocalAnswer): Admission {
+  return { kind: 'answer', answer, verdict: LOCAL };
+}
+
+/**
+ * The Host the filter matches, or Go's own 400 answer: an HTTP/1.1 request needs exactly one
+ * Host header (an empty one is allowed, and then matches no default pattern).
+ */
+function requestHost(req: RequestHead, authority: string | undefined): string | LocalAnswer {
+  let host: string | undefined;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') {
+      if (host !== undefined) return goBadRequest('400 Bad Request');
+      host = raw[i + 1]!;
+    }
+  }
+  if (host === undefined && req.httpVersion === '1.1') {
+    return goBadRequest('400 Bad Request: missing required Host header', 'Bad Request: missing required Host header');
+  }
+  return authority ?? host ?? '';
+}
+
+export function admit(req: RequestHead, opts: AdmitOptions): Admission {
+  const method = req.method;
+  const r = route(method, req.url, opts.mounts);
+  const hostHeader = requestHost(req, r.authority);
+  if (typeof hostHeader !== 'string') return local(hostHeader);
+  switch (r.kind) {
+    case 'options-star':
+      return local({ status: 200, headers: { 'Content-Length': 0 }, body: '' });
+    case 'redirect':
+      return local(redirectAnswer(method, r.location));
+    case 'bad-request':
+      return local(plainAnswer(400, `400 Bad Request: ${r.reason}\n`, { Connection: 'close' }));
+    case 'not-found':
+      return local(NOT_FOUND);
+  }
+  const filter = opts.filter;
+  if (!filter) {
+    if (r.kind === 'static') return { kind: 'static', path: r.path, verdict: UNFILTERED };
+    return { kind: 'forward', target: r.target, verdict: UNFILTERED };
+  }
+  try {
+    return applyFilter(filter, opts, method, r, extractHost(hostHeader));
+  } catch (err) {
+    // decide() already refuses when RE2 cannot run; anything else the filter throws must
+    // refuse too rather than let the request through.
+    log.error(`Filter failed, rejecting ${method} request: ${(err as Error).message}`);
+    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'filter error' } };
+  }
+}
+
+function applyFilter(
+  filter: FilterRules,
+  opts: AdmitOptions,
+  method: string,
+  r: { kind: 'static'; path: string } | { kind: 'api'; path: string; target: string },
+  host: string,
+): Admission {
+  if (r.kind === 'static') {
+    // kubectl does not filter static files, so DNS rebinding can read them; kproxy checks Host.
+    if (!hostAccepted(filter, host)) {
+      if (log.enabled(3)) log.info(3, `Filter rejecting ${method} ${opts.mounts.staticPrefix}${r.path.slice(1)} ${host}`);
+      return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched' } };
+    }
+    return { kind: 'static', path: r.path, verdict: HOST_CHECK };
+  }
+  const d = decide(filter, method, r.path, host);
+  if (!d.accept) {
+    if (log.enabled(3)) log.info(3, `Filter rejecting ${method} ${r.path} ${host}`);
+    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: d.rule } };
+  }
+  if (log.enabled(3)) log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
+  return { kind: 'forward', target: r.target, verdict: { decision: 'accept', rule: d.rule } };
+}

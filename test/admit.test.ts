@@ -1,0 +1,78 @@
+// Admission as a table: Go's Host checks, routing answers, the filter's verdicts and what is
+// forwarded, all from plain request data (no sockets). Rows marked "observed" match kubectl
+// 1.32; rows marked "kproxy" are deliberate deviations (README, "Where kproxy differs").
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { admit, type AdmitOptions, type RequestHead } from '../src/admit.js';
+import {
+  compileFilterRules,
+  DEFAULT_HOST_ACCEPT_RE,
+  DEFAULT_METHOD_REJECT_RE,
+  DEFAULT_PATH_ACCEPT_RE,
+  DEFAULT_PATH_REJECT_RE,
+} from '../src/filter/filter.js';
+
+const filter = compileFilterRules({
+  acceptPaths: DEFAULT_PATH_ACCEPT_RE,
+  rejectPaths: DEFAULT_PATH_REJECT_RE,
+  acceptHosts: DEFAULT_HOST_ACCEPT_RE,
+  rejectMethods: DEFAULT_METHOD_REJECT_RE,
+});
+const filtered: AdmitOptions = { mounts: { apiPrefix: '/' }, filter };
+const unfiltered: AdmitOptions = { mounts: { apiPrefix: '/' }, filter: undefined };
+const withStatic: AdmitOptions = { mounts: { apiPrefix: '/', staticPrefix: '/static/' }, filter };
+const appended: AdmitOptions = { mounts: { apiPrefix: '/', serverPath: '/base' }, filter };
+
+function head(method: string, url: string, headers: string[] = ['Host', 'localhost:8001'], httpVersion = '1.1'): RequestHead {
+  return { method, url, rawHeaders: headers, httpVersion };
+}
+
+/** What a row expects: the kind, then the status (answers), target (forward) or path (static), and the decision. */
+type Want =
+  | { kind: 'answer'; status: number; bare?: boolean; decision: string; rule?: string; body?: string }
+  | { kind: 'forward'; target: string; decision: string }
+  | { kind: 'static'; path: string; decision: string };
+
+const rows: Array<[string, RequestHead, AdmitOptions, Want]> = [
+  ['plain list is forwarded', head('GET', '/api/v1/pods'), filtered, { kind: 'forward', target: '/api/v1/pods', decision: 'accept' }],
+  ['query kept byte-exact', head('GET', '/api/v1/pods?watch=1&x=%2F'), filtered, { kind: 'forward', target: '/api/v1/pods?watch=1&x=%2F', decision: 'accept' }],
+  ['exec refused by the default reject-paths (observed)', head('POST', '/api/v1/namespaces/d/pods/p/exec'), filtered, { kind: 'answer', status: 403, decision: 'reject', rule: '^/api/.*/pods/.*/exec', body: 'Forbidden\n' }],
+  ['attach refused (observed)', head('GET', '/api/v1/namespaces/d/pods/p/attach'), filtered, { kind: 'answer', status: 403, decision: 'reject', rule: '^/api/.*/pods/.*/attach' }],
+  ['foreign Host refused (observed)', head('GET', '/api/v1/pods', ['Host', 'evil.example:8001']), filtered, { kind: 'answer', status: 403, decision: 'reject', rule: 'no --accept-hosts pattern matched' }],
+  ['kproxy: [::1] Host accepted (kubernetes#77496)', head('GET', '/api/v1/pods', ['Host', '[::1]:8001']), filtered, { kind: 'forward', target: '/api/v1/pods', decision: 'accept' }],
+  ['absolute-form authority wins over Host, as in Go', head('GET', 'http://evil.example/api/v1/pods', ['Host', 'localhost']), filtered, { kind: 'answer', status: 403, decision: 'reject', rule: 'no --accept-hosts pattern matched' }],
+  ['absolute-form localhost accepted', head('GET', 'http://localhost:8001/api/v1/pods', ['Host', 'evil.example']), filtered, { kind: 'forward', target: '/api/v1/pods', decision: 'accept' }],
+  ['missing Host on HTTP/1.1 is Go\'s bare 400 (observed)', head('GET', '/api/v1/pods', []), filtered, { kind: 'answer', status: 400, bare: true, decision: 'local', body: '400 Bad Request: missing required Host header' }],
+  ['missing Host on HTTP/1.0 matches no host pattern', head('GET', '/api/v1/pods', [], '1.0'), filtered, { kind: 'answer', status: 403, decision: 'reject', rule: 'no --accept-hosts pattern matched' }],
+  ['two Host headers are Go\'s bare 400 (observed)', head('GET', '/api/v1/pods', ['Host', 'localhost', 'host', 'localhost']), filtered, { kind: 'answer', status: 400, bare: true, decision: 'local' }],
+  ['Host checked before redirects (observed)', head('GET', '//api', []), filtered, { kind: 'answer', status: 400, bare: true, decision: 'local' }],
+  ['double slash redirected (observed)', head('GET', '//api/v1/pods'), filtered, { kind: 'answer', status: 301, decision: 'local' }],
+  ['kproxy: encoded dot segments are 400', head('GET', '/apis/%2e%2e/api/v1/namespaces/d/pods/p/exec'), filtered, { kind: 'answer', status: 400, decision: 'local', body: '400 Bad Request: path contains encoded dot segments or empty segments\n' }],
+  ['OPTIONS * answered locally', head('OPTIONS', '*'), filtered, { kind: 'answer', status: 200, decision: 'local' }],
+  ['outside the prefix is 404 (observed)', head('GET', '/x'), { mounts: { apiPrefix: '/api/' }, filter }, { kind: 'answer', status: 404, decision: 'local', body: '404 page not found\n' }],
+  ['--disable-filter forwards exec', head('POST', '/api/v1/namespaces/d/pods/p/exec'), unfiltered, { kind: 'forward', target: '/api/v1/namespaces/d/pods/p/exec', decision: 'unfiltered' }],
+  ['--disable-filter forwards any Host', head('GET', '/api/v1/pods', ['Host', 'evil.example']), unfiltered, { kind: 'forward', target: '/api/v1/pods', decision: 'unfiltered' }],
+  ['kproxy: static files check Host (DNS rebinding)', head('GET', '/static/index.html', ['Host', 'evil.example']), withStatic, { kind: 'answer', status: 403, decision: 'reject', rule: 'no --accept-hosts pattern matched' }],
+  ['static files with a local Host', head('GET', '/static/a/b.txt'), withStatic, { kind: 'static', path: '/a/b.txt', decision: 'accept' }],
+  ['--append-server-path prefixes the target only', head('GET', '/api/v1/pods'), appended, { kind: 'forward', target: '/base/api/v1/pods', decision: 'accept' }],
+  ['--append-server-path: the filter still sees the client path', head('POST', '/api/v1/namespaces/d/pods/p/exec'), appended, { kind: 'answer', status: 403, decision: 'reject', rule: '^/api/.*/pods/.*/exec' }],
+];
+
+for (const [name, req, opts, want] of rows) {
+  test(`admit: ${name}`, () => {
+    const a = admit(req, opts);
+    assert.equal(a.kind, want.kind);
+    assert.equal(a.verdict.decision, want.decision);
+    if (a.kind === 'answer' && want.kind === 'answer') {
+      assert.equal(a.answer.status, want.status);
+      assert.equal(a.answer.bare === true, want.bare === true);
+      if (want.rule !== undefined) assert.equal(a.verdict.rule, want.rule);
+      if (want.body !== undefined) assert.equal(a.answer.body, want.body);
+    } else if (a.kind === 'forward' && want.kind === 'forward') {
+      assert.equal(a.target, want.target);
+    } else if (a.kind === 'static' && want.kind === 'static') {
+      assert.equal(a.path, want.path);
+    }
+  });
+}

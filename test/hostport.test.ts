@@ -1,0 +1,32 @@
+// Go's host:port helpers as tables.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultPort, joinHostPort, unbracket } from '../src/hostport.js';
+
+const joins: Array<[string, number | string, string]> = [
+  ['localhost', 8001, 'localhost:8001'],
+  ['127.0.0.1', 0, '127.0.0.1:0'],
+  ['::1', 443, '[::1]:443'],
+  ['fe80::1%eth0', '6443', '[fe80::1%eth0]:6443'],
+  ['', 80, ':80'],
+];
+for (const [host, port, want] of joins) test(`joinHostPort(${host}, ${port})`, () => assert.equal(joinHostPort(host, port), want));
+
+const bare: Array<[string, string]> = [
+  ['[::1]', '::1'],
+  ['::1', '::1'],
+  ['example.com', 'example.com'],
+  ['[x', '[x'],
+];
+for (const [input, want] of bare) test(`unbracket(${input})`, () => assert.equal(unbracket(input), want));
+
+const ports: Array<[string, number]> = [
+  ['https://a', 443],
+  ['http://a', 80],
+  ['socks5://a', 1080],
+  ['socks5h://a', 1080],
+  ['https://a:6443', 6443],
+  ['http://[::1]:8080', 8080],
+];
+for (const [url, want] of ports) test(`defaultPort(${url})`, () => assert.equal(defaultPort(new URL(url)), want));
