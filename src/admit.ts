@@ -1,10 +1,14 @@
 // Admission: for one request, ordinary or upgrade, what kproxy answers itself or where the
-// request goes. Go's Host checks come first (before any handler, redirects included), then the
-// route (route.ts), then the filter (filter/). Nothing is sent upstream unless this says
+// request goes. In order: Go's Host checks (before any handler, redirects included) made strict,
+// an upgrade's body refused, the route (route.ts), the browser check (browser.ts), the access
+// token (access-token.ts), then the filter (filter/). Nothing is sent upstream unless this says
 // `forward`. Pure: it takes the request line and headers as plain data, and is tested as a table.
 
+import { checkToken, tokenCookie, type AccessToken } from './access-token.js';
 import { FORBIDDEN, goBadRequest, NOT_FOUND, plainAnswer, redirectAnswer, type LocalAnswer } from './answers.js';
+import { crossOriginRefusal, type BrowserPolicy } from './browser.js';
 import { decide, extractHost, hostAccepted, type FilterRules } from './filter/filter.js';
+import { validHost } from './hostport.js';
 import * as log from './log.js';
 import { route, type Mounts } from './route.js';
 
@@ -17,6 +21,8 @@ export interface RequestHead {
   rawHeaders: readonly string[];
   /** '1.1' or '1.0'. */
   httpVersion: string;
+  /** The request asks for a protocol upgrade (exec, attach, port-forward, WebSocket watches). */
+  upgrade?: boolean;
 }
 
 export interface AdmitOptions {
@@ -24,6 +30,10 @@ export interface AdmitOptions {
   mounts: Mounts;
   /** Undefined with --disable-filter. */
   filter: FilterRules | undefined;
+  /** The cross-origin check; undefined with --disable-filter. */
+  browser?: BrowserPolicy;
+  /** --auth-token: every request must present it. */
+  accessToken?: AccessToken;
 }
 
 /** How the request was decided, for the access log: the pattern that matched, or why none did. */
@@ -66,11 +76,35 @@ function requestHost(req: RequestHead, authority: string | undefined): string | 
   return authority ?? host ?? '';
 }
 
+const MALFORMED_HOST = goBadRequest('400 Bad Request: malformed Host header', 'Bad Request: malformed Host header');
+const UPGRADE_WITH_BODY = plainAnswer(400, '400 Bad Request: an upgrade request cannot carry a body\n', { Connection: 'close' });
+
+/**
+ * An upgrade that declares a body would be forwarded with its length but not its bytes: the API
+ * server would wait for them, kproxy for its answer, and both connections stay pinned.
+ */
+function declaresBody(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (lower === 'transfer-encoding') return true;
+    if (lower === 'content-length' && raw[i + 1]!.trim() !== '0') return true;
+  }
+  return false;
+}
+
+function unauthorized(reason: string): Admission {
+  const answer = plainAnswer(401, `Unauthorized: ${reason}\n`, { 'WWW-Authenticate': 'Bearer realm="kproxy"' });
+  return { kind: 'answer', answer, verdict: { decision: 'reject', rule: 'auth-token' } };
+}
+
 export function admit(req: RequestHead, opts: AdmitOptions): Admission {
   const method = req.method;
   const r = route(method, req.url, opts.mounts);
   const hostHeader = requestHost(req, r.authority);
   if (typeof hostHeader !== 'string') return local(hostHeader);
+  // Userinfo in an absolute-form target fails here too: '@' is no host character.
+  if (!validHost(hostHeader)) return local(MALFORMED_HOST);
+  if (req.upgrade && declaresBody(req.rawHeaders)) return local(UPGRADE_WITH_BODY);
   switch (r.kind) {
     case 'options-star':
       return local({ status: 200, headers: { 'Content-Length': 0 }, body: '' });
@@ -80,6 +114,21 @@ export function admit(req: RequestHead, opts: AdmitOptions): Admission {
       return local(plainAnswer(400, `400 Bad Request: ${r.reason}\n`, { Connection: 'close' }));
     case 'not-found':
       return local(NOT_FOUND);
+  }
+  if (opts.browser) {
+    const refusal = crossOriginRefusal(method, req.rawHeaders, hostHeader, opts.browser);
+    if (refusal) {
+      if (log.enabled(3)) log.info(3, `Browser check rejecting ${method} ${req.url.split('?', 1)[0]}: ${refusal.rule}`);
+      return { kind: 'answer', answer: plainAnswer(403, refusal.message + '\n'), verdict: { decision: 'reject', rule: refusal.rule } };
+    }
+  }
+  if (opts.accessToken) {
+    const t = checkToken(opts.accessToken, method, req.url, req.rawHeaders);
+    if (t.ok === false) return unauthorized(t.reason);
+    if (t.ok === 'set-cookie') {
+      const answer: LocalAnswer = { status: 303, headers: { Location: t.location, 'Set-Cookie': tokenCookie(opts.accessToken), 'Cache-Control': 'no-store', 'Content-Length': 0 }, body: '' };
+      return { kind: 'answer', answer, verdict: { decision: 'local', rule: 'auth-token cookie' } };
+    }
   }
   const filter = opts.filter;
   if (!filter) {

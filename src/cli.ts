@@ -6,6 +6,7 @@ import { setDefaultHighWaterMark } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
 import { runCommand } from './command-mode.js';
+import { parseAllowOrigins } from './browser.js';
 import { UserError } from './errors.js';
 import { DEFAULT_HOST_ACCEPT_RE, DEFAULT_METHOD_REJECT_RE, DEFAULT_PATH_ACCEPT_RE, DEFAULT_PATH_REJECT_RE } from './filter/filter.js';
 import * as log from './log.js';
@@ -109,6 +110,14 @@ kproxy's own options:
     --upstream-http2=false    If true, watches and log follows share multiplexed HTTP/2
                               connections to an https API server (100 streams each), as kubectl
                               does; other requests keep HTTP/1.1 keep-alive connections.
+    --allow-origins=ORIGINS   Comma-separated origins (http://localhost:3000) whose web pages may
+                              use the proxy. Browser requests from any other origin (WebSockets,
+                              form posts, fetches) are refused with 403; non-browser clients and
+                              pasted links are not affected. --disable-filter turns the check off.
+    --auth-token=auto|FILE    Every client must send Authorization: Bearer <token> (checked, then
+                              replaced by the kubeconfig credential; client Impersonate-* headers
+                              are dropped). auto makes one and prints it; FILE holds one. -- mode
+                              passes it to the command in its KUBECONFIG and KPROXY_TOKEN.
     -- COMMAND [ARGS...]      Run COMMAND with KPROXY_URL and a KUBECONFIG that point at the
                               proxy; exit with its status.
 
@@ -183,6 +192,8 @@ function buildCommand(): Command {
     .option('--access-log <file>', '', '')
     .option('--access-log-format <format>', '', 'text')
     .option('--upstream-http2')
+    .option('--allow-origins <origins>', '', '')
+    .option('--auth-token <auto|file>', '', '')
     .option('-v, --v <level>', '', '0');
 }
 
@@ -232,6 +243,8 @@ export function parseArgs(argv: string[]): ParseResult {
     accessLog: str('accessLog')!,
     accessLogFormat: oneOf('--access-log-format', str('accessLogFormat')!, ['text', 'json'] as const),
     upstreamHttp2: o.upstreamHttp2 === true,
+    allowOrigins: [...parseAllowOrigins(str('allowOrigins')!).allowOrigins],
+    authToken: str('authToken')!,
     portGiven: cmd.getOptionValueSource('port') === 'cli',
     config: {
       kubeconfig: str('kubeconfig'),
@@ -306,7 +319,7 @@ export async function main(argv: string[]): Promise<void> {
     // The command owns stdout; the start-up line would end up in its output.
     if (flags.output === 'json') process.stderr.write(startupLine(running, 'json'));
     log.info(1, `Starting to serve on ${running.address}`);
-    const { status } = await runCommand(flags.command, running.url, process.env);
+    const { status } = await runCommand(flags.command, running.url, process.env, running.token?.value);
     await running.close(0);
     process.exit(status);
   }

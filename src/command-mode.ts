@@ -13,8 +13,11 @@ export interface ChildResult {
   status: number;
 }
 
-/** A kubeconfig with one context, `kproxy`, pointing at the proxy without credentials. */
-export function proxyKubeconfig(url: string): string {
+/**
+ * A kubeconfig with one context, `kproxy`, pointing at the proxy; its only credential is
+ * kproxy's own access token, when there is one.
+ */
+export function proxyKubeconfig(url: string, token?: string): string {
   return [
     'apiVersion: v1',
     'kind: Config',
@@ -24,7 +27,7 @@ export function proxyKubeconfig(url: string): string {
     `    server: ${JSON.stringify(url)}`,
     'users:',
     '- name: kproxy',
-    '  user: {}',
+    token === undefined ? '  user: {}' : `  user:\n    token: ${JSON.stringify(token)}`,
     'contexts:',
     '- name: kproxy',
     '  context:',
@@ -45,13 +48,14 @@ export function exitStatusOf(code: number | null, signal: NodeJS.Signals | null)
  * Runs the command with the proxy's environment. SIGINT/SIGTERM reaching kproxy are passed to
  * the child first; kproxy ends when the child does.
  */
-export function runCommand(command: string[], url: string | undefined, env: NodeJS.ProcessEnv): Promise<ChildResult> {
+export function runCommand(command: string[], url: string | undefined, env: NodeJS.ProcessEnv, token?: string): Promise<ChildResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kproxy-'));
   const childEnv: NodeJS.ProcessEnv = { ...env };
   if (url !== undefined) {
     const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, proxyKubeconfig(url), { mode: 0o600 });
+    writeFileSync(kubeconfig, proxyKubeconfig(url, token), { mode: 0o600 });
     childEnv.KPROXY_URL = url;
+    if (token !== undefined) childEnv.KPROXY_TOKEN = token;
     childEnv.KUBECONFIG = kubeconfig;
   }
   const cleanup = () => rmSync(dir, { recursive: true, force: true });

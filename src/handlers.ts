@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AccessLog } from './accesslog.js';
-import { admit, type AdmitOptions } from './admit.js';
+import { admit, type AdmitOptions, type RequestHead } from './admit.js';
 import { answerOnSocket, plainAnswer, writeAnswer } from './answers.js';
 import { forward } from './forward.js';
 import type { Inflight } from './lifecycle.js';
@@ -29,7 +29,7 @@ export function createHandler(opts: HandlerOptions): (req: IncomingMessage, res:
   const { accessLog, inflight } = opts;
   return (req, res) => {
     inflight?.track(req, res);
-    const a = admit(req as IncomingMessage & { method: string; url: string }, opts);
+    const a = admit(req as IncomingMessage & RequestHead, opts);
     if (accessLog) accessLog.begin(req, res, { method: req.method!, path: req.url!, decision: a.verdict.decision, rule: a.verdict.rule });
     switch (a.kind) {
       case 'answer':
@@ -51,7 +51,7 @@ export function createUpgradeHandler(opts: HandlerOptions): (req: IncomingMessag
   const ctx = { ...opts.upstream, keepaliveMs: opts.keepaliveMs };
   return (req, socket, head) => {
     inflight?.trackSocket(socket);
-    const a = admit(req as IncomingMessage & { method: string; url: string }, opts);
+    const a = admit({ method: req.method!, url: req.url!, rawHeaders: req.rawHeaders, httpVersion: req.httpVersion, upgrade: true }, opts);
     if (accessLog) {
       const entry = { method: req.method!, path: req.url!, decision: a.verdict.decision, rule: a.verdict.rule };
       accessLog.beginUpgrade(req, entry, a.kind === 'answer' ? a.answer.status : 101);

@@ -36,3 +36,50 @@ export function setKeepAlive(socket: Socket, ms: number | undefined): void {
   if (ms < 0) socket.setKeepAlive(false);
   else socket.setKeepAlive(true, ms);
 }
+
+const REG_NAME = /^[A-Za-z0-9_~-]+(?:\.[A-Za-z0-9_~-]+)*\.?$/;
+const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const PORT = /^\d{1,5}$/;
+
+/**
+ * A Host header (or absolute-form authority) that is exactly `host[:port]`: a DNS-style name,
+ * an IPv4 address or a bracketed IPv6 address, and an optional numeric port. Stricter than Go's
+ * httpguts.ValidHostHeader, which only refuses bytes no host may hold and so lets lists
+ * (`a, b`), junk after the port (`localhost:1x`) and userinfo through to a filter that then
+ * reads only their beginning. The empty Host is left to the filter (it matches no pattern).
+ */
+export function validHost(h: string): boolean {
+  if (h === '') return true;
+  let host = h;
+  let port: string | undefined;
+  if (h[0] === '[') {
+    const end = h.indexOf(']');
+    if (end < 0) return false;
+    host = h.slice(1, end);
+    const rest = h.slice(end + 1);
+    if (rest !== '') {
+      if (rest[0] !== ':') return false;
+      port = rest.slice(1);
+    }
+    if (!isIPv6Literal(host)) return false;
+  } else {
+    const colon = h.indexOf(':');
+    if (colon >= 0) {
+      host = h.slice(0, colon);
+      port = h.slice(colon + 1);
+    }
+    if (!IPV4.test(host) && !REG_NAME.test(host)) return false;
+  }
+  // An empty port (`localhost:`) is allowed by RFC 3986 and by Go.
+  return port === undefined || port === '' || (PORT.test(port) && Number(port) <= 65535);
+}
+
+function isIPv6Literal(s: string): boolean {
+  // The WHATWG URL parser is the strictest IPv6 parser at hand; zones are not allowed in Host.
+  if (!s.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(s)) return false;
+  try {
+    return new URL(`http://[${s}]/`).hostname !== '';
+  } catch {
+    return false;
+  }
+}

@@ -114,6 +114,10 @@ export interface ProxyFlags {
   accessLogFormat: AccessLogFormat;
   /** --upstream-http2: watches and follows multiplexed over HTTP/2. */
   upstreamHttp2: boolean;
+  /** --allow-origins, each serialized as URL#origin. */
+  allowOrigins: readonly string[];
+  /** --auth-token: '' (off), 'auto' or a file holding the token. */
+  authToken: string;
   /** False when --port was left at its default (command mode then picks a free port). */
   portGiven: boolean;
   config: ConfigOverrides;

@@ -2,6 +2,7 @@
 // requests, upgrade.ts for upgrades): which of the client's headers cross, what kproxy adds, and
 // the kubeconfig credential. outgoingHeaders takes plain data and is tested as a table.
 
+import { withoutTokenCookie } from './access-token.js';
 import type { Credentials } from './auth/credentials.js';
 import { connectionTokens, isHopByHop } from './headers.js';
 import type { Upstream } from './upstream.js';
@@ -14,6 +15,11 @@ export interface UpstreamRequestContext {
   disableCompression: boolean;
   /** Sent when the client sends no User-Agent, as client-go fills in kubectl's. */
   userAgent: string;
+  /**
+   * --auth-token is on: the client's Authorization (kproxy's token), its token cookie and its
+   * Impersonate-* headers are dropped, and the kubeconfig's identity is always used.
+   */
+  tokenAuth?: boolean;
 }
 
 export interface OutgoingRequest {
@@ -53,6 +59,8 @@ export function outgoingHeaders(req: ClientRequest, ctx: OutgoingContext, opts?:
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
     if (isHopByHop(lower, value, listed)) continue;
+    // With --auth-token the client cannot choose its upstream identity.
+    if (ctx.tokenAuth && lower.startsWith('impersonate-')) continue;
     switch (lower) {
       case 'host':
       // Node already answered `Expect: 100-continue`; undici refuses to send it again.
@@ -62,10 +70,19 @@ export function outgoingHeaders(req: ClientRequest, ctx: OutgoingContext, opts?:
         forwardedFor = forwardedFor === undefined ? value : forwardedFor + ', ' + value;
         continue;
       case 'authorization':
+        // With --auth-token it carried kproxy's own token, which never leaves the machine.
+        if (ctx.tokenAuth) continue;
         hasAuth = true;
         break;
       case 'impersonate-user':
         hasImpersonateUser = true;
+        break;
+      case 'cookie':
+        if (ctx.tokenAuth) {
+          const kept = withoutTokenCookie(value);
+          if (kept !== undefined) out.push(name, kept);
+          continue;
+        }
         break;
       case 'accept-encoding':
         hasAcceptEncoding = true;
@@ -94,8 +111,9 @@ export function outgoingHeaders(req: ClientRequest, ctx: OutgoingContext, opts?:
 }
 
 /**
- * The kubeconfig credential, added when the client sent no Authorization. Static tokens are there at once; an exec plugin or an
- * OIDC refresh may first have to run, and its failure is answered to the client.
+ * The kubeconfig credential, added when the client sent no Authorization. Static tokens are
+ * there at once; an exec plugin or an OIDC refresh may first have to run, and its failure is
+ * answered to the client.
  */
 export function withCredentials(
   ctx: Pick<UpstreamRequestContext, 'credentials'>,
@@ -116,4 +134,4 @@ export function withCredentials(
 }
 
 /** What outgoingHeaders reads of the context. */
-export type OutgoingContext = Pick<UpstreamRequestContext, 'credentials' | 'disableCompression' | 'userAgent'> & { upstream: Pick<Upstream, 'hostHeader'> };
+export type OutgoingContext = Pick<UpstreamRequestContext, 'credentials' | 'disableCompression' | 'userAgent' | 'tokenAuth'> & { upstream: Pick<Upstream, 'hostHeader'> };

@@ -5,6 +5,7 @@
 
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { loadAccessToken, TOKEN_COOKIE, type AccessToken } from './access-token.js';
 import { createAccessLog } from './accesslog.js';
 import { createCredentials, type Credentials } from './auth/credentials.js';
 import { fileError } from './errors.js';
@@ -26,6 +27,10 @@ export interface Running {
   bound: { host: string; port: number } | { socketPath: string };
   /** The base URL clients use (with the API prefix), when listening on TCP. */
   url?: string;
+  /** --auth-token: what clients must present. */
+  token?: AccessToken;
+  /** --www's URL, with the token when there is one. */
+  uiURL?: string;
   /** Loads what the first request needs, once the start-up line is out. */
   warm(): void;
   /** Graceful stop: see lifecycle.ts. */
@@ -35,6 +40,7 @@ export interface Running {
 /** Everything between a parsed command line and a listening proxy. */
 export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
   log.setVerbosity(flags.verbosity);
+  const accessToken = flags.authToken !== '' ? loadAccessToken(flags.authToken) : undefined;
   let filter: FilterRules | undefined;
   if (!flags.disableFilter) {
     filter = compileFilterRules(flags);
@@ -70,6 +76,9 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
   }
 
   const where = flags.unixSocket !== '' ? { socketPath: flags.unixSocket } : { host: listenHost(flags.address), port: flags.port };
+  if (flags.unixSocket === '' && !accessToken && !isLoopback(listenHost(flags.address))) {
+    log.warn(`Listening on ${flags.address || '0.0.0.0'}, beyond this machine's loopback, without --auth-token: anyone who can reach the port acts with your cluster credentials`);
+  }
   const accessLog = flags.accessLog !== '' ? createAccessLog(flags.accessLog, flags.accessLogFormat) : undefined;
   const inflight = new Inflight();
   const handlerOptions: HandlerOptions = {
@@ -80,21 +89,27 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
     },
     serveStatic: flags.www !== '' ? createStaticHandler(flags.www) : undefined,
     filter,
+    browser: flags.disableFilter ? undefined : { allowOrigins: new Set(flags.allowOrigins) },
+    accessToken,
     upstream: {
       upstream,
       credentials,
       disableCompression: cfg.disableCompression,
       userAgent: `kproxy/${VERSION} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch})`,
+      tokenAuth: accessToken !== undefined,
     },
     keepaliveMs: flags.keepaliveMs,
     accessLog,
     inflight,
   };
   const l = await listen({ request: createHandler(handlerOptions), upgrade: createUpgradeHandler(handlerOptions) }, where);
+  const base = 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, '/') : undefined;
   return {
     address: l.address,
     bound: l.bound,
     url: 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, flags.apiPrefix) : undefined,
+    token: accessToken,
+    uiURL: base !== undefined && flags.www !== '' ? base + flags.wwwPrefix + (accessToken ? `?${TOKEN_COOKIE}=${accessToken.value}` : '') : undefined,
     warm: () => upstream.warm(),
     async close(graceMs = SHUTDOWN_GRACE_MS) {
       credentials.close();
@@ -111,9 +126,24 @@ export function clientURL(host: string, port: number, apiPrefix: string): string
   return `http://${joinHostPort(h, port)}${apiPrefix === '/' ? '' : apiPrefix.slice(0, -1)}`;
 }
 
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * kubectl's start-up line, or one JSON object. A token kproxy made (`--auth-token=auto`) is
+ * printed once, here, before it: nothing else ever shows it.
+ */
 export function startupLine(r: Running, format: 'text' | 'json'): string {
-  if (format === 'text') return `Starting to serve on ${r.address}\n`;
+  const token = r.token?.generated ? r.token.value : undefined;
+  if (format === 'text') {
+    let out = '';
+    if (token !== undefined) out += `Access token: ${token}\n`;
+    if (r.uiURL !== undefined && r.token) out += `Static files: ${r.uiURL}\n`;
+    return out + `Starting to serve on ${r.address}\n`;
+  }
   const b = r.bound;
   const fields = 'port' in b ? { address: r.address, host: b.host, port: b.port, url: r.url } : { address: r.address, socket: b.socketPath };
-  return JSON.stringify({ ...fields, pid: process.pid }) + '\n';
+  return JSON.stringify({ ...fields, pid: process.pid, ...(token !== undefined ? { token } : {}) }) + '\n';
 }

@@ -62,8 +62,8 @@ interface Exchange {
   early: Buffer[];
   /** Stops holding the client's early bytes; the client stays paused for the next step. */
   stopEarly(): void;
-  /** Answers the client with a 500 naming `message` and drops the upstream request. */
-  fail(message: string): void;
+  /** Answers the client with `status` (500) naming `message` and drops the upstream request. */
+  fail(message: string, status?: number): void;
 }
 
 function sendUpgrade(
@@ -107,7 +107,7 @@ function sendUpgrade(
     if (!x.settled) upReq.destroy(new Error(`dial tcp ${new URL(up.origin).host}: i/o timeout`));
   });
   upReq.on('error', (err) => x.fail(`error dialing backend: ${describeUpstreamError(err)}`));
-  upReq.on('upgrade', (res: IncomingMessage, upSocket: Socket, upHead: Buffer) => on101(x, res, upSocket, upHead, head));
+  upReq.on('upgrade', (res: IncomingMessage, upSocket: Socket, upHead: Buffer) => on101(x, res, upSocket, upHead, head, proto));
   upReq.on('response', (res: IncomingMessage) => {
     // As for ordinary requests: a refused credential kproxy supplied is obtained afresh.
     if (res.statusCode === 401 && supplied) ctx.credentials.rejected(supplied.used);
@@ -133,12 +133,12 @@ function holdClient(client: Duplex, upReq: ClientRequest): Exchange {
       client.off('end', onEarlyEnd);
       client.pause();
     },
-    fail(message) {
+    fail(message, status = 500) {
       if (x.settled) return;
       x.settled = true;
       x.stopEarly();
       log.error(`Proxy upgrade error: ${message}`);
-      answerOnSocket(client, errorAnswer(message));
+      answerOnSocket(client, errorAnswer(message, status));
       upReq.destroy();
     },
   };
@@ -165,10 +165,24 @@ function holdClient(client: Duplex, upReq: ClientRequest): Exchange {
   return x;
 }
 
+/** Whether the protocol a 101 switched to is one the client offered (Go's ReverseProxy check). */
+export function offeredProtocol(offered: string | undefined, chosen: string | undefined): boolean {
+  if (offered === undefined || chosen === undefined) return false;
+  const want = chosen.trim().toLowerCase();
+  return offered.split(',').some((p) => p.trim().toLowerCase() === want);
+}
+
 /** The upstream switched protocols: relay its head, then the held bytes, then splice. */
-function on101(x: Exchange, res: IncomingMessage, upSocket: Socket, upHead: Buffer, clientHead: Buffer): void {
+function on101(x: Exchange, res: IncomingMessage, upSocket: Socket, upHead: Buffer, clientHead: Buffer, offered: string | undefined): void {
   if (x.settled) {
     upSocket.destroy();
+    return;
+  }
+  const chosen = res.headers.upgrade;
+  if (!offeredProtocol(offered, chosen)) {
+    // A client that asked for one protocol must not be handed a connection speaking another.
+    upSocket.destroy();
+    x.fail(`backend tried to switch protocol ${JSON.stringify(chosen ?? '')} when ${JSON.stringify(offered ?? '')} was requested`, 502);
     return;
   }
   x.settled = true;

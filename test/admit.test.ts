@@ -4,7 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadAccessToken } from '../src/access-token.js';
 import { admit, type AdmitOptions, type RequestHead } from '../src/admit.js';
+import { parseAllowOrigins } from '../src/browser.js';
 import {
   compileFilterRules,
   DEFAULT_HOST_ACCEPT_RE,
@@ -23,9 +25,13 @@ const filtered: AdmitOptions = { mounts: { apiPrefix: '/' }, filter };
 const unfiltered: AdmitOptions = { mounts: { apiPrefix: '/' }, filter: undefined };
 const withStatic: AdmitOptions = { mounts: { apiPrefix: '/', staticPrefix: '/static/' }, filter };
 const appended: AdmitOptions = { mounts: { apiPrefix: '/', serverPath: '/base' }, filter };
+const browser: AdmitOptions = { ...filtered, browser: parseAllowOrigins('http://localhost:3000') };
+const token = loadAccessToken('auto');
+const tokened: AdmitOptions = { ...browser, mounts: { apiPrefix: '/', staticPrefix: '/ui/' }, accessToken: token };
+const WS = ['Host', 'localhost:8001', 'Upgrade', 'websocket', 'Connection', 'Upgrade'];
 
-function head(method: string, url: string, headers: string[] = ['Host', 'localhost:8001'], httpVersion = '1.1'): RequestHead {
-  return { method, url, rawHeaders: headers, httpVersion };
+function head(method: string, url: string, headers: string[] = ['Host', 'localhost:8001'], httpVersion = '1.1', upgrade = false): RequestHead {
+  return { method, url, rawHeaders: headers, httpVersion, upgrade };
 }
 
 /** What a row expects: the kind, then the status (answers), target (forward) or path (static), and the decision. */
@@ -56,6 +62,20 @@ const rows: Array<[string, RequestHead, AdmitOptions, Want]> = [
   ['kproxy: static files check Host (DNS rebinding)', head('GET', '/static/index.html', ['Host', 'evil.example']), withStatic, { kind: 'answer', status: 403, decision: 'reject', rule: 'no --accept-hosts pattern matched' }],
   ['static files with a local Host', head('GET', '/static/a/b.txt'), withStatic, { kind: 'static', path: '/a/b.txt', decision: 'accept' }],
   ['--append-server-path prefixes the target only', head('GET', '/api/v1/pods'), appended, { kind: 'forward', target: '/base/api/v1/pods', decision: 'accept' }],
+  ['kproxy: junk after the port is a bare 400', head('GET', '/api/v1/pods', ['Host', 'localhost:8001junk']), filtered, { kind: 'answer', status: 400, bare: true, decision: 'local', body: '400 Bad Request: malformed Host header' }],
+  ['kproxy: a Host list is a bare 400', head('GET', '/api/v1/pods', ['Host', 'localhost, evil.example']), filtered, { kind: 'answer', status: 400, bare: true, decision: 'local' }],
+  ['kproxy: userinfo in an absolute-form target is a bare 400', head('GET', 'http://evil@localhost:8001/api/v1/pods'), filtered, { kind: 'answer', status: 400, bare: true, decision: 'local' }],
+  ['kproxy: malformed Host refused with --disable-filter too', head('GET', '/api/v1/pods', ['Host', 'a b']), unfiltered, { kind: 'answer', status: 400, bare: true, decision: 'local' }],
+  ['kproxy: an upgrade with Content-Length is 400', head('GET', '/api/v1/pods?watch=1', [...WS, 'Content-Length', '5'], '1.1', true), filtered, { kind: 'answer', status: 400, decision: 'local', body: '400 Bad Request: an upgrade request cannot carry a body\n' }],
+  ['kproxy: an upgrade with Transfer-Encoding is 400', head('GET', '/api/v1/pods?watch=1', [...WS, 'Transfer-Encoding', 'chunked'], '1.1', true), filtered, { kind: 'answer', status: 400, decision: 'local' }],
+  ['an upgrade with Content-Length: 0 is forwarded', head('GET', '/api/v1/pods?watch=1', [...WS, 'Content-Length', '0'], '1.1', true), filtered, { kind: 'forward', target: '/api/v1/pods?watch=1', decision: 'accept' }],
+  ['kproxy: cross-site WebSocket refused before the filter', head('GET', '/api/v1/secrets?watch=1', [...WS, 'Origin', 'https://evil.example', 'Sec-Fetch-Site', 'cross-site'], '1.1', true), browser, { kind: 'answer', status: 403, decision: 'reject', rule: 'cross-origin: Origin https://evil.example' }],
+  ['--allow-origins admits a UI on another port', head('GET', '/api/v1/pods', ['Host', 'localhost:8001', 'Origin', 'http://localhost:3000']), browser, { kind: 'forward', target: '/api/v1/pods', decision: 'accept' }],
+  ['--disable-filter turns the browser check off', head('GET', '/api/v1/pods', ['Host', 'localhost:8001', 'Origin', 'https://evil.example']), unfiltered, { kind: 'forward', target: '/api/v1/pods', decision: 'unfiltered' }],
+  ['kproxy: --auth-token without a token is 401', head('GET', '/api/v1/pods'), tokened, { kind: 'answer', status: 401, decision: 'reject', rule: 'auth-token' }],
+  ['--auth-token with the token is forwarded', head('GET', '/api/v1/pods', ['Host', 'localhost:8001', 'Authorization', `Bearer ${token.value}`]), tokened, { kind: 'forward', target: '/api/v1/pods', decision: 'accept' }],
+  ['--auth-token: the UI link sets the cookie', head('GET', `/ui/?kproxy-token=${token.value}`), tokened, { kind: 'answer', status: 303, decision: 'local' }],
+  ['kproxy: a cross-site page cannot spend the cookie', head('GET', '/api/v1/pods', ['Host', 'localhost:8001', 'Cookie', `kproxy-token=${token.value}`, 'Sec-Fetch-Site', 'cross-site', 'Sec-Fetch-Mode', 'cors', 'Origin', 'https://evil.example']), tokened, { kind: 'answer', status: 403, decision: 'reject' }],
   ['--append-server-path: the filter still sees the client path', head('POST', '/api/v1/namespaces/d/pods/p/exec'), appended, { kind: 'answer', status: 403, decision: 'reject', rule: '^/api/.*/pods/.*/exec' }],
 ];
 
@@ -69,6 +89,10 @@ for (const [name, req, opts, want] of rows) {
       assert.equal(a.answer.bare === true, want.bare === true);
       if (want.rule !== undefined) assert.equal(a.verdict.rule, want.rule);
       if (want.body !== undefined) assert.equal(a.answer.body, want.body);
+      if (want.status === 303) {
+        assert.equal(a.answer.headers.Location, '/ui/');
+        assert.equal(a.answer.headers['Set-Cookie'], `kproxy-token=${token.value}; Path=/; HttpOnly; SameSite=Strict`);
+      }
     } else if (a.kind === 'forward' && want.kind === 'forward') {
       assert.equal(a.target, want.target);
     } else if (a.kind === 'static' && want.kind === 'static') {

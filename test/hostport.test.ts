@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultPort, joinHostPort, unbracket } from '../src/hostport.js';
+import { defaultPort, joinHostPort, unbracket, validHost } from '../src/hostport.js';
 
 const joins: Array<[string, number | string, string]> = [
   ['localhost', 8001, 'localhost:8001'],
@@ -30,3 +30,35 @@ const ports: Array<[string, number]> = [
   ['http://[::1]:8080', 8080],
 ];
 for (const [url, want] of ports) test(`defaultPort(${url})`, () => assert.equal(defaultPort(new URL(url)), want));
+
+const hosts: Array<[string, boolean]> = [
+  ['localhost', true],
+  ['localhost:8001', true],
+  ['localhost:', true],
+  ['127.0.0.1:8001', true],
+  ['[::1]:8001', true],
+  ['[::1]', true],
+  ['[::ffff:127.0.0.1]:80', true],
+  ['kube.example.com.', true],
+  ['my_host-1.internal:65535', true],
+  ['', true],
+  ['localhost:8001junk', false],
+  ['localhost:65536', false],
+  ['localhost:-1', false],
+  ['localhost:8001,evil.example', false],
+  ['localhost, evil.example', false],
+  ['user@localhost', false],
+  ['user:pw@localhost:8001', false],
+  ['localhost:8001:8002', false],
+  ['[::1]junk', false],
+  ['[::1', false],
+  ['[evil]:80', false],
+  ['[fe80::1%25eth0]:80', false],
+  ['::1', false],
+  ['local host', false],
+  ['localhost/x', false],
+  ['a..b', false],
+  ['.localhost', false],
+  ['256.0.0.1', true],
+];
+for (const [h, want] of hosts) test(`validHost(${JSON.stringify(h)}) is ${want}`, () => assert.equal(validHost(h), want));

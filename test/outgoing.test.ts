@@ -109,6 +109,22 @@ const rows: Row[] = [
   { name: 'no gzip for Range', raw: ['Range', 'bytes=0-1', 'User-Agent', 'c'], want: [['host', 'api.example:6443'], ['Range', 'bytes=0-1'], ['User-Agent', 'c']], gzip: false, needsAuth: true },
   { name: 'no gzip with --disable-compression', raw: ['User-Agent', 'c'], ctx: { disableCompression: true }, want: [['host', 'api.example:6443'], ['User-Agent', 'c']], gzip: false, needsAuth: true },
   { name: 'no gzip on an upgrade', raw: ['User-Agent', 'c', 'Upgrade', 'websocket', 'Connection', 'Upgrade'], upgrade: true, want: [['host', 'api.example:6443'], ['User-Agent', 'c']], gzip: false, needsAuth: true },
+  {
+    name: '--auth-token: the client token, its cookie and Impersonate-* never leave; the kubeconfig identity is used',
+    raw: ['Authorization', 'Bearer local-token', 'Impersonate-User', 'admin', 'Impersonate-Group', 'system:masters', 'Cookie', 'a=1; kproxy-token=local-token', 'User-Agent', 'c'],
+    ctx: { tokenAuth: true, credentials: creds(['Impersonate-User', 'jane']) },
+    want: [['host', 'api.example:6443'], ['Cookie', 'a=1'], ['User-Agent', 'c'], ['Impersonate-User', 'jane'], ['Accept-Encoding', 'gzip']],
+    gzip: true,
+    needsAuth: true,
+  },
+  {
+    name: '--auth-token: a Cookie holding only the token is dropped',
+    raw: ['Cookie', 'kproxy-token=local-token', 'User-Agent', 'c'],
+    ctx: { tokenAuth: true },
+    want: [['host', 'api.example:6443'], ['User-Agent', 'c'], ['Accept-Encoding', 'gzip']],
+    gzip: true,
+    needsAuth: true,
+  },
   { name: 'Expect dropped (Node answered 100-continue)', raw: ['Expect', '100-continue', 'User-Agent', 'c'], want: [['host', 'api.example:6443'], ['User-Agent', 'c'], ['Accept-Encoding', 'gzip']], gzip: true, needsAuth: true },
 ];
 

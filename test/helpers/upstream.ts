@@ -675,8 +675,10 @@ class UpstreamServer implements Upstream {
     if (!this.authOk(rec)) return raw(401, ['Content-Type: application/json'], JSON.stringify(UNAUTHORIZED_STATUS));
     const m = /^\/upgrade\/status\/(\d{3})$/.exec(rec.path);
     if (m) return raw(Number(m[1]), ['Content-Type: text/plain'], 'denied\n');
-    const proto = first(req.headers.upgrade) ?? '';
-    if (proto.toLowerCase() === 'h2c') return raw(200, ['Content-Type: application/json'], JSON.stringify(this.echo(rec)));
+    // /upgrade/switch-to/<protocol> switches to that protocol whatever the client offered.
+    const to = /^\/upgrade\/switch-to\/(.+)$/.exec(rec.path);
+    const proto = to ? decodeURIComponent(to[1]!) : (first(req.headers.upgrade) ?? '');
+    if (!to && proto.toLowerCase() === 'h2c') return raw(200, ['Content-Type: application/json'], JSON.stringify(this.echo(rec)));
 
     const headers = ['HTTP/1.1 101 Switching Protocols', `Upgrade: ${proto}`, 'Connection: Upgrade'];
     const key = first(req.headers['sec-websocket-key']);
