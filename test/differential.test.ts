@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Readable } from 'node:stream';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -21,6 +21,7 @@ import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js'
 import { makePki, type Pki } from './helpers/pki.js';
 import { findKubectl, kubectlMissing, startKproxy, startKubectlProxy, type Running } from './helpers/proc.js';
 import { bigBody, bigSha256, GZIP_DOCUMENT, podList, startUpstream, type RecordedRequest, type Upstream } from './helpers/upstream.js';
+import { closedPort } from './helpers/net.js';
 
 // ---- configuration --------------------------------------------------------------------------
 
@@ -1051,14 +1052,6 @@ const deadUpstreamRows: Row[] = [
   { name: 'POST with body → 500 one line', send: http('POST', '/api/v1/namespaces/default/pods', CT_JSON, json({ kind: 'Pod' })), kubectl: { status: 500, upstream: [] }, shapeOnly: true },
   { name: 'exec still 403 (filter first)', send: GET(EXEC), kubectl: FORBIDDEN },
 ];
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 const groups: Group[] = [
   { name: 'default flags', flags: [], rows: defaultRows },

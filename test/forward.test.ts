@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -17,6 +16,7 @@ import { openStream, parseRawResponse, rawRequest, request, type Response } from
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
 import { type Running, launcher } from './helpers/proc.js';
+import { freePort } from './helpers/net.js';
 import { bigBody, bigSha256, GZIP_DOCUMENT, podList, startUpstream, type RecordedRequest, type Upstream } from './helpers/upstream.js';
 
 // Secrets that must never reach stderr, whatever the verbosity.
@@ -48,15 +48,6 @@ let P: {
   unix: Promise<Running>; // --unix-socket
 };
 let socketPath: string;
-
-/** A port nothing listens on: bound once by us, then released. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((res) => s.close(() => res()));
-  return port;
-}
 
 before(async () => {
   pki = await makePki();

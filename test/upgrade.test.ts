@@ -21,6 +21,7 @@ import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js'
 import { makePki, type Pki } from './helpers/pki.js';
 import { kubectlMissing, runKproxy, runKubectlProxy, startKubectlProxy, type Running, launcher, within } from './helpers/proc.js';
 import { bigBody, bigSha256, startUpstream, type RecordedRequest, type Upstream } from './helpers/upstream.js';
+import { freePort, patternAt, pumpPattern } from './helpers/net.js';
 import { loadResolvedConfig } from '../src/kubeconfig/load.js';
 import { createUpstream, type Upstream as KUpstream } from '../src/upstream.js';
 import { createCredentials } from '../src/credentials.js';
@@ -217,12 +218,6 @@ interface RawUpstream {
   close(): Promise<void>;
 }
 
-const PATTERN = bigBody(64 * 1024 + 251);
-function patternAt(offset: number, n: number): Buffer {
-  const s = offset % 251;
-  return PATTERN.subarray(s, s + n);
-}
-
 async function startRawUpstream(pki: Pki): Promise<RawUpstream> {
   const sockets = new Set<net.Socket>();
   const conns: RawConn[] = [];
@@ -410,14 +405,6 @@ let P: {
   ka45: Promise<Running>;
   kaOff: Promise<Running>;
 };
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((res) => s.close(() => res()));
-  return port;
-}
 
 before(async () => {
   pki = await makePki();
@@ -611,20 +598,7 @@ describe('101: relayed verbatim, then bytes both ways', () => {
     assert.equal(res.status, 101);
     const size = 16 * 1024 * 1024;
     const start = res.consumed;
-    let off = 0;
-    const pump = (): void => {
-      while (off < size) {
-        const n = Math.min(64 * 1024, size - off);
-        const ok = c.socket.write(patternAt(off, n));
-        off += n;
-        if (!ok) {
-          c.socket.once('drain', pump);
-          return;
-        }
-      }
-      c.socket.end();
-    };
-    pump();
+    pumpPattern(c.socket, size);
     await within(c.closeP, 'c.closeP');
     const body = c.buf.subarray(start);
     assert.equal(body.length, size);
@@ -986,20 +960,7 @@ describe('backpressure in both directions (src/upgrade.ts in-process, real socke
     const finished = new Promise<void>((res) => client.once('finish', res));
     raw.handlers.set('bp-u2c', (conn) => {
       conn.socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      let off = 0;
-      const pump = (): void => {
-        while (off < total) {
-          const n = Math.min(64 * 1024, total - off);
-          const ok = conn.socket.write(patternAt(off, n));
-          off += n;
-          if (!ok) {
-            conn.socket.once('drain', pump);
-            return;
-          }
-        }
-        conn.socket.end();
-      };
-      pump();
+      pumpPattern(conn.socket, total);
     });
     // The proxy's own upstream socket, to see it paused.
     let upSocket: net.Socket | undefined;
