@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import type { KeyPair, Pki } from './pki.js';
-import { Waiters } from './waiters.js';
+import { FakeServer } from './fake-server.js';
 
 export interface UpstreamOptions {
   pki: Pki;
@@ -107,9 +107,6 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-/** Safety net only: a wait that never resolves must fail the test with a useful message. */
-const DEFAULT_WAIT_MS = 20_000;
-
 export const VERSION_INFO = {
   major: '1',
   minor: '32',
@@ -201,9 +198,7 @@ function acceptsGzip(header: string | undefined): boolean {
   });
 }
 
-class UpstreamServer implements Upstream {
-  url = '';
-  port = 0;
+class UpstreamServer extends FakeServer<ServerResponse> implements Upstream {
   readonly host = '127.0.0.1';
   requests: RecordedRequest[] = [];
   aborted = 0;
@@ -211,16 +206,12 @@ class UpstreamServer implements Upstream {
   readonly events = new EventEmitter();
 
   private seq = 0;
-  private readonly server: http.Server;
-  private readonly sockets = new Set<Duplex>();
+  protected readonly server: http.Server;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly watchStreams = new Set<ServerResponse>();
-  private readonly logStreams = new Set<ServerResponse>();
-  private readonly waiters = new Waiters('upstream', () => this.requests.map((r) => `  #${r.seq} ${r.method} ${r.target} -> ${r.status} (${r.identity})`).join('\n'));
-  private closing: Promise<void> | undefined;
   private readonly authRequired: boolean;
 
   constructor(private readonly opts: UpstreamOptions) {
+    super('upstream');
     this.authRequired = opts.tokens !== undefined || opts.basic !== undefined;
     // Long timeouts: the proxy under test keeps connections and watches open, and a server-side
     // idle close racing a reused connection would show up as a flaky proxy error.
@@ -257,38 +248,12 @@ class UpstreamServer implements Upstream {
     });
   }
 
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, this.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (this.server.address() as AddressInfo).port;
-    this.url = `${this.opts.http ? 'http' : 'https'}://${this.host}:${this.port}`;
+  listen(): Promise<void> {
+    return this.listenOn(this.host, this.opts.http ? 'http' : 'https');
   }
 
-  get watchers(): number {
-    return this.watchStreams.size;
-  }
-
-  get logFollowers(): number {
-    return this.logStreams.size;
-  }
-
-  private track(s: Duplex): void {
-    this.sockets.add(s);
-    s.on('close', () => this.sockets.delete(s));
-  }
-
-  // Every state change pokes the waiters, so waits resolve from the recording code, never by polling.
-  private poke(): void {
-    this.waiters.poke();
-  }
-
-  private waitUntil(what: string, check: () => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    return this.waiters.until(what, check, timeoutMs);
+  protected describeRequests(): string {
+    return this.requests.map((r) => `  #${r.seq} ${r.method} ${r.target} -> ${r.status} (${r.identity})`).join('\n');
   }
 
 
@@ -311,10 +276,6 @@ class UpstreamServer implements Upstream {
     return this.waitUntil(`${n} open watch(es)`, () => this.watchStreams.size >= n, timeoutMs);
   }
 
-  waitForLogFollowers(n: number, timeoutMs?: number): Promise<void> {
-    return this.waitUntil(`${n} open log follower(s)`, () => this.logStreams.size >= n, timeoutMs);
-  }
-
   emitWatchEvent(object: unknown, type = 'ADDED'): string {
     if (this.watchStreams.size === 0) throw new Error('upstream: no watch is open (await upstream.waitForWatchers(1) first)');
     const line = JSON.stringify({ type, object }) + '\n';
@@ -334,30 +295,15 @@ class UpstreamServer implements Upstream {
     for (const res of this.logStreams) res.write(text);
   }
 
-  endLogs(): number {
-    const n = this.logStreams.size;
-    for (const res of this.logStreams) res.end();
-    this.logStreams.clear();
-    return n;
-  }
-
   reset(): void {
     this.requests = [];
     this.aborted = 0;
     this.tlsErrors = [];
   }
 
-  close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      for (const t of this.timers) clearTimeout(t);
-      this.timers.clear();
-      this.watchStreams.clear();
-      this.logStreams.clear();
-      this.server.close(() => resolve());
-      for (const s of this.sockets) s.destroy();
-      this.sockets.clear();
-    });
-    return this.closing;
+  protected override beforeClose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   // ---- recording -------------------------------------------------------------------------
