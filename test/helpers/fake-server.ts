@@ -42,6 +42,9 @@ export abstract class FakeServer<Watch> {
   /** The recorded requests, one per line, for timeout messages. */
   protected abstract describeRequests(): string;
 
+  /** The response an open watch writes to. */
+  protected abstract watchResponse(w: Watch): ServerResponse;
+
   /** Runs first in close(), before the streams are forgotten and the sockets destroyed. */
   protected beforeClose(): void {}
 
@@ -74,6 +77,19 @@ export abstract class FakeServer<Watch> {
 
   waitForLogFollowers(n: number, timeoutMs?: number): Promise<void> {
     return this.waitUntil(`${n} open log follower(s)`, () => this.logStreams.size >= n, timeoutMs);
+  }
+
+  endWatches(): number {
+    const n = this.watchStreams.size;
+    for (const w of this.watchStreams) this.watchResponse(w).end();
+    this.watchStreams.clear();
+    return n;
+  }
+
+  /** Writes `text` verbatim to every open log follower; throws `missing` when none is open. */
+  protected writeLogs(text: string, missing: string): void {
+    if (this.logStreams.size === 0) throw new Error(missing);
+    for (const res of this.logStreams) res.write(text);
   }
 
   endLogs(): number {

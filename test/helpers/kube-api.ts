@@ -329,16 +329,12 @@ class KubeApiServer extends FakeServer<WatchStream> implements KubeApi {
     return n;
   }
 
-  endWatches(): number {
-    const n = this.watchStreams.size;
-    for (const w of this.watchStreams) w.res.end();
-    this.watchStreams.clear();
-    return n;
+  protected watchResponse(w: WatchStream): ServerResponse {
+    return w.res;
   }
 
   logLine(text: string): void {
-    if (this.logStreams.size === 0) throw new Error('kube-api: no log follower is open (await api.waitForLogFollowers(1) first)');
-    for (const res of this.logStreams) res.write(text);
+    this.writeLogs(text, 'kube-api: no log follower is open (await api.waitForLogFollowers(1) first)');
   }
 
   reset(): void {

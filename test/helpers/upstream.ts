@@ -283,16 +283,12 @@ class UpstreamServer extends FakeServer<ServerResponse> implements Upstream {
     return line;
   }
 
-  endWatches(): number {
-    const n = this.watchStreams.size;
-    for (const res of this.watchStreams) res.end();
-    this.watchStreams.clear();
-    return n;
+  protected watchResponse(res: ServerResponse): ServerResponse {
+    return res;
   }
 
   emitLogLine(text: string): void {
-    if (this.logStreams.size === 0) throw new Error('upstream: no log follower is open (await upstream.waitForLogFollowers(1) first)');
-    for (const res of this.logStreams) res.write(text);
+    this.writeLogs(text, 'upstream: no log follower is open (await upstream.waitForLogFollowers(1) first)');
   }
 
   reset(): void {
