@@ -10,6 +10,21 @@ import { Waiters } from './waiters.js';
 /** Safety net only: a wait that never resolves must fail the test with a useful message. */
 export const DEFAULT_WAIT_MS = 20_000;
 
+/** The `/version` document of a fake API server: kubectl 1.32's, with its own `gitVersion`. */
+export function versionInfo(gitVersion: string) {
+  return {
+    major: '1',
+    minor: '32',
+    gitVersion,
+    gitCommit: '0000000000000000000000000000000000000000',
+    gitTreeState: 'clean',
+    buildDate: '2025-01-01T00:00:00Z',
+    goVersion: 'go1.23.8',
+    compiler: 'gc',
+    platform: 'linux/amd64',
+  };
+}
+
 /** Listens on an ephemeral port of `host` (a listen error rejects); returns the port. */
 export async function listenEphemeral(server: Server, host = '127.0.0.1'): Promise<number> {
   await new Promise<void>((resolve, reject) => {

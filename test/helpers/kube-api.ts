@@ -27,7 +27,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Pki } from './pki.js';
-import { FakeServer } from './fake-server.js';
+import { FakeServer, versionInfo } from './fake-server.js';
 
 export interface KubeApiOptions {
   pki: Pki;
@@ -109,17 +109,7 @@ export const POD_NAMES = ['web-1', 'web-2'] as const;
 /** What `GET …/pods/<p>/log` (without follow) returns; `<pod>` is replaced by the pod name. */
 export const STATIC_LOG = 'log of <pod>: line 1\nlog of <pod>: line 2\n';
 
-export const KUBE_VERSION = {
-  major: '1',
-  minor: '32',
-  gitVersion: 'v1.32.5-kproxy-kube-api',
-  gitCommit: '0000000000000000000000000000000000000000',
-  gitTreeState: 'clean',
-  buildDate: '2025-01-01T00:00:00Z',
-  goVersion: 'go1.23.8',
-  compiler: 'gc',
-  platform: 'linux/amd64',
-};
+export const KUBE_VERSION = versionInfo('v1.32.5-kproxy-kube-api');
 
 // Pods were "created" ten minutes before the module loaded, so AGE is stable within a run.
 const CREATED = new Date(Math.floor(Date.now() / 1000) * 1000 - 10 * 60 * 1000).toISOString().replace('.000Z', 'Z');

@@ -1,9 +1,7 @@
 // Small network helpers shared by the test files: ports nothing listens on, whether a host can be
-// bound here, and a back-pressure-aware writer of the `/big` byte pattern.
+// bound here, and (from pattern.ts) a back-pressure-aware writer of the `/big` byte pattern.
 
 import { createServer } from 'node:net';
-import type { Writable } from 'node:stream';
-import { bigBody } from './upstream.js';
 
 /** A port that was free a moment ago: bound once on 127.0.0.1 by us, then released. */
 export async function freePort(): Promise<number> {
@@ -33,32 +31,4 @@ export async function canListenOn(host: string): Promise<boolean> {
   }
 }
 
-// The `/big` pattern (byte i is i % 251), so a dropped, repeated or reordered chunk is visible.
-const PATTERN = bigBody(64 * 1024 + 251);
-
-/** `n` (at most 64 KiB) bytes of the `/big` pattern starting at byte `offset` of the stream. */
-export function patternAt(offset: number, n: number): Buffer {
-  const s = offset % 251;
-  return PATTERN.subarray(s, s + n);
-}
-
-/**
- * Writes `total` bytes of the `/big` pattern (so `bigSha256(total)` is their hash) in 64 KiB
- * chunks, waiting for 'drain' whenever `write()` says the buffer is full, then ends the stream.
- */
-export function pumpPattern(socket: Writable, total: number): void {
-  let off = 0;
-  const pump = (): void => {
-    while (off < total) {
-      const n = Math.min(64 * 1024, total - off);
-      const ok = socket.write(patternAt(off, n));
-      off += n;
-      if (!ok) {
-        socket.once('drain', pump);
-        return;
-      }
-    }
-    socket.end();
-  };
-  pump();
-}
+export { patternAt, pumpPattern } from './pattern.js';

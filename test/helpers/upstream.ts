@@ -12,7 +12,8 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import type { KeyPair, Pki } from './pki.js';
-import { FakeServer } from './fake-server.js';
+import { FakeServer, versionInfo } from './fake-server.js';
+import { patternAt, pumpPattern } from './pattern.js';
 
 export interface UpstreamOptions {
   pki: Pki;
@@ -107,17 +108,7 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export const VERSION_INFO = {
-  major: '1',
-  minor: '32',
-  gitVersion: 'v1.32.4-kproxy-fixture',
-  gitCommit: '0000000000000000000000000000000000000000',
-  gitTreeState: 'clean',
-  buildDate: '2025-01-01T00:00:00Z',
-  goVersion: 'go1.23.8',
-  compiler: 'gc',
-  platform: 'linux/amd64',
-};
+export const VERSION_INFO = versionInfo('v1.32.4-kproxy-fixture');
 
 function pod(namespace: string, name: string): object {
   return {
@@ -151,29 +142,7 @@ export const UNAUTHORIZED_STATUS = {
   code: 401,
 };
 
-// Byte i of /big is i % 251: a prime period makes a dropped, repeated or reordered chunk visible.
-const PERIOD = 251;
-const CHUNK = 64 * 1024;
-const PATTERN = Buffer.from(Uint8Array.from({ length: CHUNK + PERIOD }, (_, i) => i % PERIOD));
-
-function bigSlice(offset: number, length: number): Buffer {
-  const start = offset % PERIOD;
-  return PATTERN.subarray(start, start + length);
-}
-
-/** The first `size` bytes `/big` serves. */
-export function bigBody(size: number): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  for (let off = 0; off < size; off += CHUNK) bigSlice(off, Math.min(CHUNK, size - off)).copy(out, off);
-  return out;
-}
-
-/** sha256 (hex) of `bigBody(size)`, computed without holding it all in memory. */
-export function bigSha256(size: number): string {
-  const h = createHash('sha256');
-  for (let off = 0; off < size; off += CHUNK) h.update(bigSlice(off, Math.min(CHUNK, size - off)));
-  return h.digest('hex');
-}
+export { bigBody, bigSha256 } from './pattern.js';
 
 function splitTarget(target: string): { path: string; query: string } {
   const q = target.indexOf('?');
@@ -478,21 +447,7 @@ class UpstreamServer extends FakeServer<ServerResponse> implements Upstream {
         if (!isTrue(q.get('chunked'))) headers['Content-Length'] = String(size);
         rec.status = 200;
         res.writeHead(200, headers);
-        let off = 0;
-        const pump = (): void => {
-          while (off < size) {
-            if (res.destroyed) return;
-            const n = Math.min(CHUNK, size - off);
-            const ok = res.write(bigSlice(off, n));
-            off += n;
-            if (!ok) {
-              res.once('drain', pump);
-              return;
-            }
-          }
-          res.end();
-        };
-        return pump();
+        return pumpPattern(res, size);
       }
       case '/upload':
         if (method === 'POST' || method === 'PUT') return this.json(res, rec, 200, { bodyLength: rec.bodyLength, bodySha256: rec.bodySha256 });
@@ -515,7 +470,7 @@ class UpstreamServer extends FakeServer<ServerResponse> implements Upstream {
         if (path === '/die-mid-body') headers['Content-Length'] = '1000';
         res.writeHead(200, headers);
         // The cut waits for the 100 bytes to reach the socket, so the peer really sees a partial body.
-        res.write(bigSlice(0, 100), () => this.cut(res, rec));
+        res.write(patternAt(0, 100), () => this.cut(res, rec));
         return;
       }
       case '/slow': {
