@@ -1,7 +1,5 @@
-// An HTTPS/1.1 API server that accepts any method token, for the differential test: Node's HTTP
-// parser (and so the fake upstream in upstream.ts) answers 400 to a method it does not know, such
-// as `post` or `FOO`, so only this one can show what kubectl forwards then. It records requests in
-// the fake upstream's `RecordedRequest` shape and answers every one `200 ok`.
+// An HTTPS/1.1 API server for the differential test (test/differential/) that accepts any method
+// token and records each request in the fake upstream's `RecordedRequest` shape.
 
 import { createHash } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
