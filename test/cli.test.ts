@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { request } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
-import { repoRoot, runKproxy, startKproxy, type RunResult, type Running, type StartOptions, canListenOn } from './helpers/proc.js';
+import { repoRoot, runKproxy, startKproxy, type RunResult, type Running, type StartOptions } from './helpers/proc.js';
+import { canListenOn } from './helpers/net.js';
 import { startUpstream, VERSION_INFO, type Upstream } from './helpers/upstream.js';
 
 const NO_IPV6 = (await canListenOn('::1')) ? undefined : 'no IPv6 loopback (::1) on this machine';

@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { request } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type KubeconfigSpec, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, writePkiFiles, type Pki, type PkiPaths } from './helpers/pki.js';
-import { canListenOn, launcher, runKproxy, type Running } from './helpers/proc.js';
+import { launcher, runKproxy, type Running } from './helpers/proc.js';
+import { canListenOn } from './helpers/net.js';
 import { startUpstream, type RecordedRequest, type Upstream } from './helpers/upstream.js';
 
 const NO_IPV6 = (await canListenOn('::1')) ? undefined : 'no IPv6 loopback (::1) on this machine';

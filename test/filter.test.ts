@@ -1,6 +1,6 @@
 // The request filter against kubectl's truth tables (TestAccept, TestRegexpMatch and
 // TestExtractHost in staging/src/k8s.io/kubectl/pkg/proxy/proxy_server_test.go), the observed
-// behaviour in ../shared/reference/kubectl-proxy.md §2, and Go regexp syntax that a JavaScript
+// behaviour in docs/kubectl-proxy-reference.md §2, and Go regexp syntax that a JavaScript
 // RegExp (or re2-wasm's JS-syntax wrapper) would get wrong. Rows marked "kproxy" are
 // deliberate deviations from kubectl.
 

@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultPort, joinHostPort, unbracket, validHost } from '../src/hostport.js';
+import type { Socket } from 'node:net';
+import { defaultPort, joinHostPort, setKeepAlive, unbracket, validHost } from '../src/hostport.js';
 
 const joins: Array<[string, number | string, string]> = [
   ['localhost', 8001, 'localhost:8001'],
@@ -62,3 +63,18 @@ const hosts: Array<[string, boolean]> = [
   ['256.0.0.1', true],
 ];
 for (const [h, want] of hosts) test(`validHost(${JSON.stringify(h)}) is ${want}`, () => assert.equal(validHost(h), want));
+
+const keepAlive: Array<[number | undefined, Array<[boolean, number?]>]> = [
+  [undefined, []],
+  [0, []],
+  [-1, [[false]]],
+  [15_000, [[true, 15_000]]],
+];
+for (const [ms, want] of keepAlive) {
+  test(`setKeepAlive(${ms}) as Go's net.Dialer.KeepAlive`, () => {
+    const calls: Array<[boolean, number?]> = [];
+    const socket = { setKeepAlive: (on: boolean, delay?: number) => calls.push(delay === undefined ? [on] : [on, delay]) };
+    setKeepAlive(socket as unknown as Socket, ms);
+    assert.deepEqual(calls, want);
+  });
+}

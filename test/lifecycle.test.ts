@@ -16,6 +16,7 @@ import { openStream, parseRawResponse, request, type StreamResponse } from './he
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
 import { runKproxy, type ExitInfo, launcher, within } from './helpers/proc.js';
+import { canListenOn } from './helpers/net.js';
 import { bigSha256, startUpstream, VERSION_INFO, type Upstream } from './helpers/upstream.js';
 import { isLongRunning } from '../src/route.js';
 
@@ -31,26 +32,12 @@ let hasV6 = false;
 const { launch, stopAll } = launcher();
 
 
-async function canListen(host: string): Promise<boolean> {
-  const s = net.createServer();
-  try {
-    await new Promise<void>((res, rej) => {
-      s.once('error', rej);
-      s.listen(0, host, () => res());
-    });
-    await new Promise<void>((res) => s.close(() => res()));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 before(async () => {
   pki = await makePki();
   up = await startUpstream({ pki, tokens: [TOKEN] });
   dir = tempDir('kproxy-life');
   kc = writeKubeconfig(dir.path, { server: up.url, caData: pki.ca, token: TOKEN });
-  hasV6 = await canListen('::1');
+  hasV6 = await canListenOn('::1');
 });
 
 after(async () => {

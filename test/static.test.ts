@@ -1,8 +1,9 @@
 // Static files (--www, --www-prefix) through a running kproxy: content types, index.html,
 // directory redirects, Range and conditional requests, 404s, and nothing outside the directory
 // whatever the spelling (raw or encoded dot segments, double encoding, symlinks, NUL). Unlike
-// kubectl, the Host check applies to static files. Start-up: --www-prefix equal to --api-prefix
-// is a clean usage error; a missing or non-directory --www is only a warning, as in kubectl.
+// kubectl, the Host check applies to static files (test/security/static-dns-rebinding.test.ts).
+// Start-up: --www-prefix equal to --api-prefix is a clean usage error; a missing or non-directory
+// --www is only a warning, as in kubectl.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +32,6 @@ let P: {
   main: Promise<Running>; // --www, default prefix /static/
   custom: Promise<Running>; // -w, -P /ui, --api-prefix=/k8s/
   root: Promise<Running>; // --www-prefix=/ with --api-prefix=/k8s/
-  nofilter: Promise<Running>;
   missing: Promise<Running>; // --www=<does not exist>
   notDir: Promise<Running>; // --www=<a regular file>
 };
@@ -83,7 +83,6 @@ before(async () => {
     main: launch(['--port=0', `--www=${www}`, '--kubeconfig', kc]),
     custom: launch(['--port=0', '-w', www, '-P', '/ui', '--api-prefix=/k8s/', '--kubeconfig', kc]),
     root: launch(['--port=0', `--www=${www}`, '--www-prefix=/', '--api-prefix=/k8s/', '--kubeconfig', kc]),
-    nofilter: launch(['--port=0', `--www=${www}`, '--disable-filter', '--kubeconfig', kc]),
     missing: launch(['--port=0', `--www=${missingDir}`, '--kubeconfig', kc]),
     notDir: launch(['--port=0', `--www=${regularFile}`, '--kubeconfig', kc]),
   };
@@ -330,28 +329,6 @@ describe('nothing outside the directory', () => {
     }
     const rawNul = parseRawResponse(await rawRequest('127.0.0.1', p.port, Buffer.from('GET /static/index.html\0 HTTP/1.1\r\nHost: localhost\r\n\r\n', 'latin1')))!;
     assert.equal(rawNul.status, 400);
-  });
-});
-
-describe('Host check', () => {
-  test('static files are behind --accept-hosts (kubectl would serve Host: evil.com)', async () => {
-    const p = await P.main;
-    const evil = await get(p, '/static/index.html', { Host: 'evil.com' });
-    assert.equal(evil.status, 403);
-    assert.equal(evil.text(), 'Forbidden\n');
-    const rebinding = await get(p, '/static/', { Host: 'attacker.example:8001' });
-    assert.equal(rebinding.status, 403);
-    for (const host of ['localhost', `localhost:${p.port}`, `127.0.0.1:${p.port}`, '[::1]']) {
-      const ok = await get(p, '/static/index.html', { Host: host });
-      assert.equal(ok.status, 200, host);
-    }
-  });
-
-  test('--disable-filter serves whatever the Host', async () => {
-    const p = await P.nofilter;
-    const res = await get(p, '/static/index.html', { Host: 'evil.com' });
-    assert.equal(res.status, 200);
-    assert.deepEqual(res.body, files['index.html']);
   });
 });
 

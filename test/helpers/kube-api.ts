@@ -23,11 +23,11 @@
 
 import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Pki } from './pki.js';
-import { Waiters } from './waiters.js';
+import { FakeServer, versionInfo } from './fake-server.js';
 
 export interface KubeApiOptions {
   pki: Pki;
@@ -104,25 +104,12 @@ export interface Pod {
   status: { phase: string; podIP?: string; containerStatuses?: Array<{ name: string; ready: boolean; restartCount: number; image: string; imageID: string; started: boolean; state: Record<string, unknown> }> };
 }
 
-/** Safety net only: a wait that never resolves must fail the test with a useful message. */
-const DEFAULT_WAIT_MS = 20_000;
-
 export const NAMESPACE = 'default';
 export const POD_NAMES = ['web-1', 'web-2'] as const;
 /** What `GET …/pods/<p>/log` (without follow) returns; `<pod>` is replaced by the pod name. */
 export const STATIC_LOG = 'log of <pod>: line 1\nlog of <pod>: line 2\n';
 
-export const KUBE_VERSION = {
-  major: '1',
-  minor: '32',
-  gitVersion: 'v1.32.5-kproxy-kube-api',
-  gitCommit: '0000000000000000000000000000000000000000',
-  gitTreeState: 'clean',
-  buildDate: '2025-01-01T00:00:00Z',
-  goVersion: 'go1.23.8',
-  compiler: 'gc',
-  platform: 'linux/amd64',
-};
+export const KUBE_VERSION = versionInfo('v1.32.5-kproxy-kube-api');
 
 // Pods were "created" ten minutes before the module loaded, so AGE is stable within a run.
 const CREATED = new Date(Math.floor(Date.now() / 1000) * 1000 - 10 * 60 * 1000).toISOString().replace('.000Z', 'Z');
@@ -256,24 +243,18 @@ const PODS_PATH = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/pods$/;
 /** The WebSocket subprotocols kubectl ≥1.30 offers for exec, the ones we accept, best first. */
 const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
-class KubeApiServer implements KubeApi {
-  url = '';
-  port = 0;
+class KubeApiServer extends FakeServer<WatchStream> implements KubeApi {
   requests: KubeRequest[] = [];
 
   private seq = 0;
-  private readonly server: https.Server;
+  protected readonly server: https.Server;
   private readonly wss: WebSocketServer;
-  private readonly sockets = new Set<Duplex>();
-  private readonly watchStreams = new Set<WatchStream>();
-  private readonly logStreams = new Set<ServerResponse>();
-  private readonly waiters = new Waiters('kube-api', () => this.requests.map((r) => `  #${r.seq} ${r.method} ${r.target} -> ${r.status}`).join('\n'));
   private readonly pods: Pod[];
   /** Above the fixed pods' versions, below those of pods made later for `emit`. */
   private readonly listVersion: string;
-  private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: KubeApiOptions) {
+    super('kube-api');
     this.pods = POD_NAMES.map((n) => makePod(n));
     this.listVersion = String(++rvCounter);
     this.server = https.createServer({
@@ -295,51 +276,21 @@ class KubeApiServer implements KubeApi {
     });
   }
 
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (this.server.address() as AddressInfo).port;
-    this.url = `https://127.0.0.1:${this.port}`;
+  listen(): Promise<void> {
+    return this.listenOn('127.0.0.1', 'https');
+  }
+
+  protected describeRequests(): string {
+    return this.requests.map((r) => `  #${r.seq} ${r.method} ${r.target} -> ${r.status}`).join('\n');
   }
 
   get upgrades(): KubeRequest[] {
     return this.requests.filter((r) => r.upgrade);
   }
 
-  get watchers(): number {
-    return this.watchStreams.size;
-  }
-
-  get logFollowers(): number {
-    return this.logStreams.size;
-  }
-
-  private track(s: Duplex): void {
-    this.sockets.add(s);
-    s.on('close', () => this.sockets.delete(s));
-  }
-
-  // Every state change pokes the waiters: waits resolve from the code that changed the state.
-  private poke(): void {
-    this.waiters.poke();
-  }
-
-  private waitUntil(what: string, check: () => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    return this.waiters.until(what, check, timeoutMs);
-  }
-
 
   waitForWatchers(n: number, timeoutMs?: number): Promise<void> {
     return this.waitUntil(`${n} open pod watch(es)`, () => this.watchStreams.size >= n, timeoutMs);
-  }
-
-  waitForLogFollowers(n: number, timeoutMs?: number): Promise<void> {
-    return this.waitUntil(`${n} open log follower(s)`, () => this.logStreams.size >= n, timeoutMs);
   }
 
   waitForStreamsClosed(timeoutMs?: number): Promise<void> {
@@ -368,40 +319,21 @@ class KubeApiServer implements KubeApi {
     return n;
   }
 
-  endWatches(): number {
-    const n = this.watchStreams.size;
-    for (const w of this.watchStreams) w.res.end();
-    this.watchStreams.clear();
-    return n;
+  protected watchResponse(w: WatchStream): ServerResponse {
+    return w.res;
   }
 
   logLine(text: string): void {
-    if (this.logStreams.size === 0) throw new Error('kube-api: no log follower is open (await api.waitForLogFollowers(1) first)');
-    for (const res of this.logStreams) res.write(text);
-  }
-
-  endLogs(): number {
-    const n = this.logStreams.size;
-    for (const res of this.logStreams) res.end();
-    this.logStreams.clear();
-    return n;
+    this.writeLogs(text, 'kube-api: no log follower is open (await api.waitForLogFollowers(1) first)');
   }
 
   reset(): void {
     this.requests = [];
   }
 
-  close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      this.watchStreams.clear();
-      this.logStreams.clear();
-      for (const ws of this.wss.clients) ws.terminate();
-      this.wss.close();
-      this.server.close(() => resolve());
-      for (const s of this.sockets) s.destroy();
-      this.sockets.clear();
-    });
-    return this.closing;
+  protected override beforeClose(): void {
+    for (const ws of this.wss.clients) ws.terminate();
+    this.wss.close();
   }
 
   // ---- requests --------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
 
 export interface ExitInfo {
   code: number | null;
@@ -438,20 +437,4 @@ export function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> 
       },
     );
   });
-}
-
-/** Whether a TCP listener can bind `host` here (IPv6 loopback is missing in some containers). */
-export async function canListenOn(host: string): Promise<boolean> {
-  const s = createServer();
-  try {
-    await new Promise<void>((res, rej) => {
-      s.once('error', rej);
-      s.listen(0, host, () => res());
-    });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (s.listening) s.close();
-  }
 }

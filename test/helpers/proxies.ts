@@ -9,6 +9,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { DEFAULT_WAIT_MS, listenEphemeral } from './fake-server.js';
 import type { KeyPair } from './pki.js';
 
 export interface ProxyRecord {
@@ -47,7 +48,6 @@ export interface ProxyOptions {
   auth?: { user: string; pass: string };
 }
 
-const DEFAULT_WAIT_MS = 20_000;
 
 abstract class Base implements TestProxy {
   url = '';
@@ -126,14 +126,7 @@ abstract class Base implements TestProxy {
   }
 
   async listen(scheme: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenEphemeral(this.server);
     this.url = `${scheme}://127.0.0.1:${this.port}`;
   }
 

@@ -7,12 +7,13 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import type { KeyPair, Pki } from './pki.js';
-import { Waiters } from './waiters.js';
+import { FakeServer, versionInfo } from './fake-server.js';
+import { patternAt, pumpPattern } from './pattern.js';
 
 export interface UpstreamOptions {
   pki: Pki;
@@ -107,20 +108,7 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-/** Safety net only: a wait that never resolves must fail the test with a useful message. */
-const DEFAULT_WAIT_MS = 20_000;
-
-export const VERSION_INFO = {
-  major: '1',
-  minor: '32',
-  gitVersion: 'v1.32.4-kproxy-fixture',
-  gitCommit: '0000000000000000000000000000000000000000',
-  gitTreeState: 'clean',
-  buildDate: '2025-01-01T00:00:00Z',
-  goVersion: 'go1.23.8',
-  compiler: 'gc',
-  platform: 'linux/amd64',
-};
+export const VERSION_INFO = versionInfo('v1.32.4-kproxy-fixture');
 
 function pod(namespace: string, name: string): object {
   return {
@@ -154,29 +142,7 @@ export const UNAUTHORIZED_STATUS = {
   code: 401,
 };
 
-// Byte i of /big is i % 251: a prime period makes a dropped, repeated or reordered chunk visible.
-const PERIOD = 251;
-const CHUNK = 64 * 1024;
-const PATTERN = Buffer.from(Uint8Array.from({ length: CHUNK + PERIOD }, (_, i) => i % PERIOD));
-
-function bigSlice(offset: number, length: number): Buffer {
-  const start = offset % PERIOD;
-  return PATTERN.subarray(start, start + length);
-}
-
-/** The first `size` bytes `/big` serves. */
-export function bigBody(size: number): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  for (let off = 0; off < size; off += CHUNK) bigSlice(off, Math.min(CHUNK, size - off)).copy(out, off);
-  return out;
-}
-
-/** sha256 (hex) of `bigBody(size)`, computed without holding it all in memory. */
-export function bigSha256(size: number): string {
-  const h = createHash('sha256');
-  for (let off = 0; off < size; off += CHUNK) h.update(bigSlice(off, Math.min(CHUNK, size - off)));
-  return h.digest('hex');
-}
+export { bigBody, bigSha256 } from './pattern.js';
 
 function splitTarget(target: string): { path: string; query: string } {
   const q = target.indexOf('?');
@@ -201,9 +167,7 @@ function acceptsGzip(header: string | undefined): boolean {
   });
 }
 
-class UpstreamServer implements Upstream {
-  url = '';
-  port = 0;
+class UpstreamServer extends FakeServer<ServerResponse> implements Upstream {
   readonly host = '127.0.0.1';
   requests: RecordedRequest[] = [];
   aborted = 0;
@@ -211,16 +175,12 @@ class UpstreamServer implements Upstream {
   readonly events = new EventEmitter();
 
   private seq = 0;
-  private readonly server: http.Server;
-  private readonly sockets = new Set<Duplex>();
+  protected readonly server: http.Server;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly watchStreams = new Set<ServerResponse>();
-  private readonly logStreams = new Set<ServerResponse>();
-  private readonly waiters = new Waiters('upstream', () => this.requests.map((r) => `  #${r.seq} ${r.method} ${r.target} -> ${r.status} (${r.identity})`).join('\n'));
-  private closing: Promise<void> | undefined;
   private readonly authRequired: boolean;
 
   constructor(private readonly opts: UpstreamOptions) {
+    super('upstream');
     this.authRequired = opts.tokens !== undefined || opts.basic !== undefined;
     // Long timeouts: the proxy under test keeps connections and watches open, and a server-side
     // idle close racing a reused connection would show up as a flaky proxy error.
@@ -257,38 +217,12 @@ class UpstreamServer implements Upstream {
     });
   }
 
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, this.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (this.server.address() as AddressInfo).port;
-    this.url = `${this.opts.http ? 'http' : 'https'}://${this.host}:${this.port}`;
+  listen(): Promise<void> {
+    return this.listenOn(this.host, this.opts.http ? 'http' : 'https');
   }
 
-  get watchers(): number {
-    return this.watchStreams.size;
-  }
-
-  get logFollowers(): number {
-    return this.logStreams.size;
-  }
-
-  private track(s: Duplex): void {
-    this.sockets.add(s);
-    s.on('close', () => this.sockets.delete(s));
-  }
-
-  // Every state change pokes the waiters, so waits resolve from the recording code, never by polling.
-  private poke(): void {
-    this.waiters.poke();
-  }
-
-  private waitUntil(what: string, check: () => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    return this.waiters.until(what, check, timeoutMs);
+  protected describeRequests(): string {
+    return this.requests.map((r) => `  #${r.seq} ${r.method} ${r.target} -> ${r.status} (${r.identity})`).join('\n');
   }
 
 
@@ -311,10 +245,6 @@ class UpstreamServer implements Upstream {
     return this.waitUntil(`${n} open watch(es)`, () => this.watchStreams.size >= n, timeoutMs);
   }
 
-  waitForLogFollowers(n: number, timeoutMs?: number): Promise<void> {
-    return this.waitUntil(`${n} open log follower(s)`, () => this.logStreams.size >= n, timeoutMs);
-  }
-
   emitWatchEvent(object: unknown, type = 'ADDED'): string {
     if (this.watchStreams.size === 0) throw new Error('upstream: no watch is open (await upstream.waitForWatchers(1) first)');
     const line = JSON.stringify({ type, object }) + '\n';
@@ -322,23 +252,12 @@ class UpstreamServer implements Upstream {
     return line;
   }
 
-  endWatches(): number {
-    const n = this.watchStreams.size;
-    for (const res of this.watchStreams) res.end();
-    this.watchStreams.clear();
-    return n;
+  protected watchResponse(res: ServerResponse): ServerResponse {
+    return res;
   }
 
   emitLogLine(text: string): void {
-    if (this.logStreams.size === 0) throw new Error('upstream: no log follower is open (await upstream.waitForLogFollowers(1) first)');
-    for (const res of this.logStreams) res.write(text);
-  }
-
-  endLogs(): number {
-    const n = this.logStreams.size;
-    for (const res of this.logStreams) res.end();
-    this.logStreams.clear();
-    return n;
+    this.writeLogs(text, 'upstream: no log follower is open (await upstream.waitForLogFollowers(1) first)');
   }
 
   reset(): void {
@@ -347,17 +266,9 @@ class UpstreamServer implements Upstream {
     this.tlsErrors = [];
   }
 
-  close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      for (const t of this.timers) clearTimeout(t);
-      this.timers.clear();
-      this.watchStreams.clear();
-      this.logStreams.clear();
-      this.server.close(() => resolve());
-      for (const s of this.sockets) s.destroy();
-      this.sockets.clear();
-    });
-    return this.closing;
+  protected override beforeClose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   // ---- recording -------------------------------------------------------------------------
@@ -536,21 +447,7 @@ class UpstreamServer implements Upstream {
         if (!isTrue(q.get('chunked'))) headers['Content-Length'] = String(size);
         rec.status = 200;
         res.writeHead(200, headers);
-        let off = 0;
-        const pump = (): void => {
-          while (off < size) {
-            if (res.destroyed) return;
-            const n = Math.min(CHUNK, size - off);
-            const ok = res.write(bigSlice(off, n));
-            off += n;
-            if (!ok) {
-              res.once('drain', pump);
-              return;
-            }
-          }
-          res.end();
-        };
-        return pump();
+        return pumpPattern(res, size);
       }
       case '/upload':
         if (method === 'POST' || method === 'PUT') return this.json(res, rec, 200, { bodyLength: rec.bodyLength, bodySha256: rec.bodySha256 });
@@ -573,7 +470,7 @@ class UpstreamServer implements Upstream {
         if (path === '/die-mid-body') headers['Content-Length'] = '1000';
         res.writeHead(200, headers);
         // The cut waits for the 100 bytes to reach the socket, so the peer really sees a partial body.
-        res.write(bigSlice(0, 100), () => this.cut(res, rec));
+        res.write(patternAt(0, 100), () => this.cut(res, rec));
         return;
       }
       case '/slow': {

@@ -1,13 +1,44 @@
-// What every security regression needs: a recording HTTPS API server, a kproxy in front of it
-// with the flags under test, raw request bytes, and proof that a refused request never reached
-// the API server (a sentinel request sent after the refusal is the only one recorded).
+// Fixtures for the security regressions: a fresh recording HTTPS API server (no credential
+// required; it records whatever arrives) with kproxy in front, raw request bytes, and proof that
+// a refused request never reached the API server.
+//  - useKproxyInFront(flags): one kproxy for a whole file, hooks registered for it; `up` and `P`
+//    are live bindings: read them inside tests, not at import time.
+//  - startFixture(): an upstream and a launcher for files that need several kproxy flag sets.
 
 import assert from 'node:assert/strict';
+import { after, before, beforeEach } from 'node:test';
 import { parseRawResponse, rawRequest, type ParsedResponse } from '../helpers/http.js';
 import { tempDir, writeKubeconfig, type TempDir } from '../helpers/kubeconfig.js';
 import { makePki } from '../helpers/pki.js';
 import { launcher, type Running } from '../helpers/proc.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+export let up: Upstream;
+export let P: { main: Promise<Running> };
+
+/** Registers the file's hooks: kproxy is started with `--port=0 <flags> --kubeconfig <token kubeconfig>`. */
+export function useKproxyInFront(flags: string[], token = 'sec-token-4d17'): void {
+  const { launch, stopAll } = launcher();
+  let dir: TempDir | undefined;
+
+  before(async () => {
+    const pki = await makePki();
+    up = await startUpstream({ pki });
+    dir = tempDir('kproxy-sec');
+    const kubeconfig = writeKubeconfig(dir.path, { server: up.url, caData: pki.ca, token });
+    P = { main: launch(['--port=0', ...flags, '--kubeconfig', kubeconfig]) };
+  });
+
+  after(async () => {
+    await stopAll();
+    await up?.close();
+    dir?.cleanup();
+  });
+
+  beforeEach(() => {
+    up?.reset();
+  });
+}
 
 export const KUBE_TOKEN = 'kubeconfig-token-SECRET';
 

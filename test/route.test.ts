@@ -1,6 +1,6 @@
-// Request classification as a table: ServeMux cleaning and redirects, api-prefix stripping and
+// Routing as a table (src/route.ts): ServeMux cleaning and redirects, api-prefix stripping and
 // the encoded dot-segment refusal. Rows marked "observed" match kubectl 1.32 (see
-// ../shared/reference/kubectl-proxy.md §3); rows marked "kproxy" are deliberate deviations.
+// docs/kubectl-proxy-reference.md §3); rows marked "kproxy" are deliberate deviations.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
