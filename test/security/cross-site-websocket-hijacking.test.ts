@@ -14,13 +14,15 @@ let fx: Fixture;
 let plain: Running;
 let allowing: Running;
 let unfiltered: Running;
+let logged: Running;
 
 before(async () => {
   fx = await startFixture();
-  [plain, allowing, unfiltered] = await Promise.all([
+  [plain, allowing, unfiltered, logged] = await Promise.all([
     fx.launch([]),
     fx.launch(['--allow-origins=http://localhost:3000']),
     fx.launch(['--disable-filter']),
+    fx.launch(['--access-log=-', '--access-log-format=json']),
   ]);
 });
 beforeEach(() => fx.up.reset());
@@ -69,6 +71,16 @@ describe('kproxy refuses browser requests from other origins', () => {
       await assertNothingForwarded(fx.up, plain);
     });
   }
+});
+
+test('the access log records the refusal and its reason', async () => {
+  const r = await send(logged, 'GET /api/v1/secrets HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n');
+  assert.equal(r.status, 403);
+  const line = await logged.waitForStderr(/\{[^\n]*cross-origin: Origin https:\/\/evil\.example[^\n]*\}/);
+  const entry = JSON.parse(line.split('\n').find((l) => l.includes('cross-origin'))!) as Record<string, unknown>;
+  assert.equal(entry.status, 403);
+  assert.equal(entry.decision, 'reject');
+  assert.equal(entry.rule, 'cross-origin: Origin https://evil.example');
 });
 
 describe('what still works', () => {
