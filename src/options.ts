@@ -114,6 +114,11 @@ export interface ProxyFlags {
   accessLogFormat: AccessLogFormat;
   /** --upstream-http2: watches and follows multiplexed over HTTP/2. */
   upstreamHttp2: boolean;
+  /** --read-only, --allow, --deny (repeatable), --rules-file: see rules/. */
+  readOnly: boolean;
+  allow: string[];
+  deny: string[];
+  rulesFile: string;
   /** False when --port was left at its default (command mode then picks a free port). */
   portGiven: boolean;
   config: ConfigOverrides;
