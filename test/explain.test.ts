@@ -5,31 +5,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { apiFixture } from './helpers/fixture.js';
 import { request } from './helpers/http.js';
-import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
-import { makePki, type Pki } from './helpers/pki.js';
-import { launcher, runKproxy, type RunResult } from './helpers/proc.js';
-import { startUpstream, type Upstream } from './helpers/upstream.js';
+import { runKproxy, type RunResult } from './helpers/proc.js';
 
-let pki: Pki;
-let up: Upstream;
-let dir: TempDir;
-let kc: string;
-const procs = launcher();
-
-before(async () => {
-  pki = await makePki();
-  up = await startUpstream({ pki });
-  dir = tempDir('kproxy-explain');
-  kc = writeKubeconfig(dir.path, { server: up.url, caData: pki.ca, token: 'tok-rules' });
-});
-
-after(async () => {
-  await procs.stopAll();
-  await up?.close();
-  dir?.cleanup();
-});
+const fx = apiFixture('kproxy-explain');
 
 function ctx(r: RunResult): string {
   return `\n--- exit ${r.code} ---\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
@@ -124,7 +105,7 @@ describe('kproxy explain', { concurrency: 4 }, () => {
   });
 
   test('a rules file', async () => {
-    const file = join(dir.path, 'explain-rules.yaml');
+    const file = join(fx.dir.path, 'explain-rules.yaml');
     writeFileSync(file, 'deny:\n  - verbs: ["*"]\n    resources: [configmaps]\n    namespaces: [kube-*]\n');
     const r = await runKproxy(['explain', `--rules-file=${file}`, 'GET', '/api/v1/namespaces/kube-system/configmaps/c'], { env });
     assert.equal(r.code, 2, ctx(r));
@@ -159,19 +140,19 @@ describe('rule flags on the proxy', { concurrency: 4 }, () => {
   });
 
   test('a bad rules file names file, line and key', async () => {
-    const file = join(dir.path, 'bad-rules.yaml');
+    const file = join(fx.dir.path, 'bad-rules.yaml');
     writeFileSync(file, 'allow:\n  - verbs: [get]\n    resources: [pods]\n    namespace: [default]\n');
-    const r = await runKproxy(['--port=0', `--rules-file=${file}`, '--kubeconfig', kc]);
+    const r = await runKproxy(['--port=0', `--rules-file=${file}`, '--kubeconfig', fx.kc]);
     assertCleanFailure(r, `rules file ${file}, line 4, key "namespace": unknown key: expected one of verbs, apiGroups, resources, resourceNames, namespaces, nonResourceURLs`);
   });
 
   test('a missing rules file', async () => {
-    const r = await runKproxy(['--port=0', '--rules-file', join(dir.path, 'none.yaml'), '--kubeconfig', kc]);
-    assertCleanFailure(r, `--rules-file: open ${join(dir.path, 'none.yaml')}: no such file or directory`);
+    const r = await runKproxy(['--port=0', '--rules-file', join(fx.dir.path, 'none.yaml'), '--kubeconfig', fx.kc]);
+    assertCleanFailure(r, `--rules-file: open ${join(fx.dir.path, 'none.yaml')}: no such file or directory`);
   });
 
   test('--read-only takes Go booleans', async () => {
-    const r = await runKproxy(['--port=0', '--read-only=maybe', '--kubeconfig', kc]);
+    const r = await runKproxy(['--port=0', '--read-only=maybe', '--kubeconfig', fx.kc]);
     assertCleanFailure(r, 'invalid argument "maybe" for "--read-only" flag: strconv.ParseBool: parsing "maybe": invalid syntax');
   });
 
@@ -181,10 +162,10 @@ describe('rule flags on the proxy', { concurrency: 4 }, () => {
   });
 
   test('a running proxy refuses what the rules refuse, forwards the rest, and logs the rule', async () => {
-    const log = join(dir.path, 'rules-access.log');
-    const k = await procs.launch([
+    const log = join(fx.dir.path, 'rules-access.log');
+    const k = await fx.procs.launch([
       '--kubeconfig',
-      kc,
+      fx.kc,
       '--port=0',
       '--read-only=true',
       '--deny',
@@ -194,7 +175,7 @@ describe('rule flags on the proxy', { concurrency: 4 }, () => {
       `--access-log=${log}`,
       '--access-log-format=json',
     ]);
-    up.reset();
+    fx.up.reset();
     const url = (p: string) => `${k.url}${p}`;
     const refused: Array<[string, string, string]> = [
       ['POST', '/api/v1/namespaces/default/pods', '--read-only (verb create)'],
@@ -214,7 +195,7 @@ describe('rule flags on the proxy', { concurrency: 4 }, () => {
       ['GET', '/version'],
     ];
     for (const [method, path] of allowed) await request(url(path), { method });
-    const got = await up.waitForRequests(allowed.length);
+    const got = await fx.up.waitForRequests(allowed.length);
     assert.deepEqual(
       got.map((r) => `${r.method} ${r.target}`),
       allowed.map(([m, p]) => `${m} ${p}`),

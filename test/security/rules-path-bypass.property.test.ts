@@ -10,35 +10,17 @@
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { loadRules, type RuleFlags } from '../../src/rules/load.js';
 import { checkRequest } from '../../src/rules/rules.js';
-import { tempDir, writeKubeconfig, type TempDir } from '../helpers/kubeconfig.js';
-import { makePki, type Pki } from '../helpers/pki.js';
-import { launcher, type Running } from '../helpers/proc.js';
-import { startUpstream, type RecordedRequest, type Upstream } from '../helpers/upstream.js';
+import { apiFixture } from '../helpers/fixture.js';
+import type { Running } from '../helpers/proc.js';
+import type { RecordedRequest } from '../helpers/upstream.js';
 
 const RUNS = 300;
 
-let pki: Pki;
-let up: Upstream;
-let dir: TempDir;
-let kc: string;
-const procs = launcher();
-
-before(async () => {
-  pki = await makePki();
-  up = await startUpstream({ pki });
-  dir = tempDir('kproxy-rules-property');
-  kc = writeKubeconfig(dir.path, { server: up.url, caData: pki.ca, token: 'tok-property' });
-});
-
-after(async () => {
-  await procs.stopAll();
-  await up?.close();
-  dir?.cleanup();
-});
+const fx = apiFixture('kproxy-rules-property');
 
 // ---- what clients send --------------------------------------------------------------------
 
@@ -231,7 +213,7 @@ const CONFIGS: Config[] = [
 describe('rules hold for every path a client can build', () => {
   for (const cfg of CONFIGS) {
     test(cfg.name, async () => {
-      const proxy = await procs.launch(['--kubeconfig', kc, '--port=0', ...cfg.args]);
+      const proxy = await fx.procs.launch(['--kubeconfig', fx.kc, '--port=0', ...cfg.args]);
       const rules = loadRules({ readOnly: false, allow: [], deny: [], rulesFile: '', ...cfg.rules })!;
       const counts: Record<string, number> = { forwarded: 0, refused: 0 };
       /** Why the API server would refuse what arrived, or undefined. */
@@ -244,9 +226,9 @@ describe('rules hold for every path a client can build', () => {
       };
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...METHODS), targets(cfg.mount, cfg.paths), async (method, t) => {
-          const before = up.requests.length;
+          const before = fx.up.requests.length;
           const status = await send(proxy, method, t);
-          const arrived = up.requests.slice(before);
+          const arrived = fx.up.requests.slice(before);
           const outcome = arrived.length > 0 ? 'forwarded' : status === 403 ? 'refused' : `answered ${status}`;
           counts[outcome] = (counts[outcome] ?? 0) + 1;
           assert.notEqual(status, 0, `${method} ${t}: kproxy closed without an answer`);
