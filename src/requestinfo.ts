@@ -33,7 +33,14 @@ const SPECIAL_VERBS = new Set(['proxy', 'watch']);
 const SPECIAL_VERBS_NO_SUBRESOURCES = new Set(['proxy']);
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 const VERBS_WITH_SELECTORS = new Set(['list', 'watch', 'deletecollection']);
-const METHOD_VERBS: Record<string, string> = { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+const METHOD_VERBS = new Map([
+  ['POST', 'create'],
+  ['GET', 'get'],
+  ['HEAD', 'get'],
+  ['PUT', 'update'],
+  ['PATCH', 'patch'],
+  ['DELETE', 'delete'],
+]);
 
 /**
  * Go's net/url limit on query parameters (urlmaxqueryparams, 10000 since the 2025 security
@@ -217,7 +224,7 @@ export function requestInfo(method: string, path: string, rawQuery: string): Req
     parts = parts.slice(1);
     verbViaPath = true;
   } else {
-    info.verb = METHOD_VERBS[method] ?? '';
+    info.verb = METHOD_VERBS.get(method) ?? '';
   }
 
   if (parts[0] === 'namespaces') {
