@@ -11,6 +11,7 @@ import { decide, extractHost, hostAccepted, type FilterRules } from './filter/fi
 import { validHost } from './hostport.js';
 import * as log from './log.js';
 import { route, type Mounts } from './route.js';
+import { checkRequest, type Rules } from './rules/rules.js';
 
 /** What admission reads of a request. */
 export interface RequestHead {
@@ -34,6 +35,8 @@ export interface AdmitOptions {
   browser?: BrowserPolicy;
   /** --auth-token: every request must present it. */
   accessToken?: AccessToken;
+  /** --read-only, --allow, --deny, --rules-file; undefined when none is set. */
+  rules?: Rules;
 }
 
 /** How the request was decided, for the access log: the pattern that matched, or why none did. */
@@ -133,7 +136,7 @@ export function admit(req: RequestHead, opts: AdmitOptions): Admission {
   const filter = opts.filter;
   if (!filter) {
     if (r.kind === 'static') return { kind: 'static', path: r.path, verdict: UNFILTERED };
-    return { kind: 'forward', target: r.target, verdict: UNFILTERED };
+    return withRules(opts, method, r, UNFILTERED);
   }
   try {
     return applyFilter(filter, opts, method, r, extractHost(hostHeader));
@@ -166,5 +169,26 @@ function applyFilter(
     return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: d.rule } };
   }
   if (log.enabled(3)) log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
-  return { kind: 'forward', target: r.target, verdict: { decision: 'accept', rule: d.rule } };
+  return withRules(opts, method, r, { decision: 'accept', rule: d.rule });
+}
+
+/**
+ * The rules (rules/), on what the API server will read: a request the filter let through (or
+ * any, with --disable-filter) and the rules refuse gets the filter's 403.
+ */
+function withRules(opts: AdmitOptions, method: string, r: { path: string; target: string }, verdict: Verdict): Admission {
+  if (!opts.rules) return { kind: 'forward', target: r.target, verdict };
+  // The target's first '?' starts the client's raw query: its path part is always escaped.
+  const q = r.target.indexOf('?');
+  let d: { allow: boolean; rule: string };
+  try {
+    d = checkRequest(opts.rules, method, r.path, q === -1 ? '' : r.target.slice(q + 1));
+  } catch (err) {
+    d = { allow: false, rule: `rules error: ${(err as Error).message}` };
+  }
+  if (!d.allow) {
+    if (log.enabled(3)) log.info(3, `Rules rejecting ${method} ${r.path}: ${d.rule}`);
+    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: d.rule } };
+  }
+  return { kind: 'forward', target: r.target, verdict: { decision: verdict.decision, rule: `${verdict.rule}; ${d.rule}` } };
 }

@@ -23,6 +23,7 @@ import {
   UsageError,
   type ProxyFlags,
 } from './options.js';
+import { explainMain } from './explain.js';
 import { createProxy, startupLine, type Running } from './proxy.js';
 import { STREAM_HWM } from './upstream.js';
 import { VERSION } from './version.js';
@@ -121,12 +122,28 @@ kproxy's own options:
     -- COMMAND [ARGS...]      Run COMMAND with KPROXY_URL and a KUBECONFIG that point at the
                               proxy; exit with its status.
 
+Rules, on the request as the API server reads it (beside the regular expressions above; a
+request must pass both; 403 when refused):
+    --read-only=false         If true, only get, list and watch; never exec, attach,
+                              portforward or proxy (pods, services, nodes), whatever the method.
+    --allow='RULE'            Repeatable; with any allow rule, a request must match one (the
+                              discovery URLs stay readable). RULE is
+                              VERBS RESOURCES [NAMES] [-n NAMESPACES], each a comma list:
+                              'get,list,watch pods,deployments.apps -n default',
+                              'get pods/log', 'get /healthz,/version'; ';' separates rules.
+    --deny='RULE'             Repeatable; wins over every allow rule: '* secrets'.
+    --rules-file=FILE         allow: and deny: lists of RBAC-style rules (verbs, apiGroups,
+                              resources, resourceNames, namespaces, nonResourceURLs), in YAML.
+    Names and namespaces are globs (picomatch). 'kproxy explain --help' shows how a request
+    would be decided.
+
 Usage:
   kproxy [--port=PORT] [--www=static-dir] [--www-prefix=prefix] [--api-prefix=prefix] [options]
+  kproxy explain [flags] METHOD PATH [--host=HOST] [--origin=ORIGIN]
   kproxy --version
 `;
 
-const BOOL_FLAGS = new Set(['--disable-filter', '--append-server-path', '--insecure-skip-tls-verify', '--disable-compression', '--upstream-http2']);
+const BOOL_FLAGS = new Set(['--disable-filter', '--append-server-path', '--insecure-skip-tls-verify', '--disable-compression', '--upstream-http2', '--read-only']);
 
 /** pflag spellings commander does not know: `-p=80` and `--bool=false`. */
 export function normalizeArgv(argv: string[]): string[] {
@@ -194,6 +211,10 @@ function buildCommand(): Command {
     .option('--upstream-http2')
     .option('--allow-origins <origins>', '', '')
     .option('--auth-token <auto|file>', '', '')
+    .option('--read-only')
+    .option('--allow <rule>', '', collect)
+    .option('--deny <rule>', '', collect)
+    .option('--rules-file <file>', '', '')
     .option('-v, --v <level>', '', '0');
 }
 
@@ -245,6 +266,10 @@ export function parseArgs(argv: string[]): ParseResult {
     upstreamHttp2: o.upstreamHttp2 === true,
     allowOrigins: [...parseAllowOrigins(str('allowOrigins')!).allowOrigins],
     authToken: str('authToken')!,
+    readOnly: o.readOnly === true,
+    allow: (o.allow as string[] | undefined) ?? [],
+    deny: (o.deny as string[] | undefined) ?? [],
+    rulesFile: str('rulesFile')!,
     portGiven: cmd.getOptionValueSource('port') === 'cli',
     config: {
       kubeconfig: str('kubeconfig'),
@@ -284,6 +309,7 @@ function fail(message: string): never {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'explain') return explainMain(argv.slice(1), parseArgs);
   let parsed: ParseResult;
   try {
     parsed = parseArgs(argv);

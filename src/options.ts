@@ -118,6 +118,11 @@ export interface ProxyFlags {
   allowOrigins: readonly string[];
   /** --auth-token: '' (off), 'auto' or a file holding the token. */
   authToken: string;
+  /** --read-only, --allow, --deny (repeatable), --rules-file: see rules/. */
+  readOnly: boolean;
+  allow: string[];
+  deny: string[];
+  rulesFile: string;
   /** False when --port was left at its default (command mode then picks a free port). */
   portGiven: boolean;
   config: ConfigOverrides;

@@ -18,6 +18,7 @@ import { Inflight, SHUTDOWN_GRACE_MS } from './lifecycle.js';
 import { listen } from './listener.js';
 import * as log from './log.js';
 import { listenHost, type ProxyFlags } from './options.js';
+import { loadRules } from './rules/load.js';
 import { createStaticHandler } from './static.js';
 import { createUpstream } from './upstream.js';
 import { VERSION } from './version.js';
@@ -48,6 +49,8 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
       for (const w of warnRegexList(list)) log.warn(w);
     }
   }
+  // Bad rules end start-up before the kubeconfig is read.
+  const rules = loadRules(flags);
   const cfg = loadResolvedConfig(flags.config, env, homedir(), process.cwd());
   for (const w of cfg.warnings) log.warn(w);
   const upstream = createUpstream(cfg, { env, http2: flags.upstreamHttp2 });
@@ -91,6 +94,7 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
     filter,
     browser: flags.disableFilter ? undefined : { allowOrigins: new Set(flags.allowOrigins) },
     accessToken,
+    rules,
     upstream: {
       upstream,
       credentials,

@@ -14,6 +14,7 @@ import {
   DEFAULT_PATH_ACCEPT_RE,
   DEFAULT_PATH_REJECT_RE,
 } from '../src/filter/filter.js';
+import { loadRules } from '../src/rules/load.js';
 
 const filter = compileFilterRules({
   acceptPaths: DEFAULT_PATH_ACCEPT_RE,
@@ -29,6 +30,11 @@ const browser: AdmitOptions = { ...filtered, browser: parseAllowOrigins('http://
 const token = loadAccessToken('auto');
 const tokened: AdmitOptions = { ...browser, mounts: { apiPrefix: '/', staticPrefix: '/ui/' }, accessToken: token };
 const WS = ['Host', 'localhost:8001', 'Upgrade', 'websocket', 'Connection', 'Upgrade'];
+const ruleFlags = { readOnly: false, allow: [] as string[], deny: [] as string[], rulesFile: '' };
+const readOnly: AdmitOptions = { mounts: { apiPrefix: '/' }, filter, rules: loadRules({ ...ruleFlags, readOnly: true }) };
+const readOnlyUnfiltered: AdmitOptions = { mounts: { apiPrefix: '/' }, filter: undefined, rules: loadRules({ ...ruleFlags, readOnly: true }) };
+const readOnlyCustom: AdmitOptions = { mounts: { apiPrefix: '/custom/', serverPath: '/base' }, filter, rules: loadRules({ ...ruleFlags, readOnly: true }) };
+const listOnly: AdmitOptions = { mounts: { apiPrefix: '/' }, filter, rules: loadRules({ ...ruleFlags, allow: ['list pods'] }) };
 
 function head(method: string, url: string, headers: string[] = ['Host', 'localhost:8001'], httpVersion = '1.1', upgrade = false): RequestHead {
   return { method, url, rawHeaders: headers, httpVersion, upgrade };
@@ -37,7 +43,7 @@ function head(method: string, url: string, headers: string[] = ['Host', 'localho
 /** What a row expects: the kind, then the status (answers), target (forward) or path (static), and the decision. */
 type Want =
   | { kind: 'answer'; status: number; bare?: boolean; decision: string; rule?: string; body?: string }
-  | { kind: 'forward'; target: string; decision: string }
+  | { kind: 'forward'; target: string; decision: string; rule?: string }
   | { kind: 'static'; path: string; decision: string };
 
 const rows: Array<[string, RequestHead, AdmitOptions, Want]> = [
@@ -77,6 +83,20 @@ const rows: Array<[string, RequestHead, AdmitOptions, Want]> = [
   ['--auth-token: the UI link sets the cookie', head('GET', `/ui/?kproxy-token=${token.value}`), tokened, { kind: 'answer', status: 303, decision: 'local' }],
   ['kproxy: a cross-site page cannot spend the cookie', head('GET', '/api/v1/pods', ['Host', 'localhost:8001', 'Cookie', `kproxy-token=${token.value}`, 'Sec-Fetch-Site', 'cross-site', 'Sec-Fetch-Mode', 'cors', 'Origin', 'https://evil.example']), tokened, { kind: 'answer', status: 403, decision: 'reject' }],
   ['--append-server-path: the filter still sees the client path', head('POST', '/api/v1/namespaces/d/pods/p/exec'), appended, { kind: 'answer', status: 403, decision: 'reject', rule: '^/api/.*/pods/.*/exec' }],
+  // rules/ after the filter: the filter decides first, the rules read what the API server will.
+  ['rules: the filter refuses exec before the rules', head('POST', '/api/v1/namespaces/d/pods/p/exec'), readOnly, { kind: 'answer', status: 403, decision: 'reject', rule: '^/api/.*/pods/.*/exec' }],
+  ['rules: --read-only refuses what the filter lets through', head('POST', '/api/v1/namespaces/d/pods'), readOnly, { kind: 'answer', status: 403, decision: 'reject', rule: '--read-only (verb create)', body: 'Forbidden\n' }],
+  ['rules: --read-only refuses a port-forward the filter lets through', head('GET', '/api/v1/namespaces/d/pods/p/portforward'), readOnly, { kind: 'answer', status: 403, decision: 'reject', rule: '--read-only (subresource portforward)' }],
+  ['rules: --read-only refuses a service proxy', head('GET', '/api/v1/namespaces/d/services/s/proxy/'), readOnly, { kind: 'answer', status: 403, decision: 'reject', rule: '--read-only (subresource proxy)' }],
+  ['rules: an accepted request names both verdicts', head('GET', '/api/v1/pods?watch=1'), readOnly, { kind: 'forward', target: '/api/v1/pods?watch=1', decision: 'accept', rule: '--accept-paths ^.* and --accept-hosts ^localhost$; --read-only' }],
+  ['rules: the Host check still comes first', head('GET', '/api/v1/pods', ['Host', 'evil.example']), readOnly, { kind: 'answer', status: 403, decision: 'reject', rule: 'no --accept-hosts pattern matched' }],
+  ['rules: still applied with --disable-filter', head('DELETE', '/api/v1/namespaces/d/pods/p'), readOnlyUnfiltered, { kind: 'answer', status: 403, decision: 'reject', rule: '--read-only (verb delete)' }],
+  ['rules: --disable-filter and an accepted request', head('GET', '/api/v1/pods'), readOnlyUnfiltered, { kind: 'forward', target: '/api/v1/pods', decision: 'unfiltered', rule: '--disable-filter; --read-only' }],
+  ['rules: read the path after the api-prefix strip, not the server path', head('GET', '/custom/api/v1/namespaces/d/pods/p/portforward'), readOnlyCustom, { kind: 'answer', status: 403, decision: 'reject', rule: '--read-only (subresource portforward)' }],
+  ['rules: forward with the api-prefix stripped and the server path added', head('GET', '/custom/api/v1/pods?watch=0'), readOnlyCustom, { kind: 'forward', target: '/base/api/v1/pods?watch=0', decision: 'accept' }],
+  ['rules: read the query (a watch is not a list)', head('GET', '/api/v1/pods?watch=true'), listOnly, { kind: 'answer', status: 403, decision: 'reject', rule: 'no allow rule matched' }],
+  ['rules: read the query (watch=0 is a list)', head('GET', '/api/v1/pods?watch=0'), listOnly, { kind: 'forward', target: '/api/v1/pods?watch=0', decision: 'accept' }],
+  ['rules: static files are not API requests', head('GET', '/static/a.txt'), { ...withStatic, rules: loadRules({ ...ruleFlags, allow: ['list pods'] }) }, { kind: 'static', path: '/a.txt', decision: 'accept' }],
 ];
 
 for (const [name, req, opts, want] of rows) {
@@ -95,6 +115,7 @@ for (const [name, req, opts, want] of rows) {
       }
     } else if (a.kind === 'forward' && want.kind === 'forward') {
       assert.equal(a.target, want.target);
+      if (want.rule !== undefined) assert.equal(a.verdict.rule, want.rule);
     } else if (a.kind === 'static' && want.kind === 'static') {
       assert.equal(a.path, want.path);
     }
