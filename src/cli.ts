@@ -197,6 +197,7 @@ export function parseArgs(argv: string[]): ParseResult {
   const dd = argv.indexOf('--');
   const own = dd === -1 ? argv : argv.slice(0, dd);
   const command = dd === -1 ? [] : argv.slice(dd + 1);
+  if (dd !== -1 && command.length === 0) throw new UsageError("no command after --: use kproxy [flags] -- COMMAND [ARGS...] (see 'kproxy --help')");
   const cmd = buildCommand();
   try {
     cmd.parse(normalizeArgv(own), { from: 'user' });
