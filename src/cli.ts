@@ -24,7 +24,9 @@ import {
 } from './options.js';
 import { createProxy, startupLine, type Running } from './proxy.js';
 import { STREAM_HWM } from './upstream.js';
-import { VERSION } from './version.js';
+import { isSubcommand, runSubcommand } from './subcommands.js';
+import type { CompletionFlag } from './completion.js';
+import { versionLine } from './version.js';
 
 const HELP = `Creates a proxy server or application-level gateway between localhost and the Kubernetes API server. It also allows serving static content over specified HTTP path. All incoming data enters through one port and gets forwarded to the remote Kubernetes API server port, except for the path matching the static content path.
 
@@ -186,6 +188,21 @@ function buildCommand(): Command {
     .option('-v, --v <level>', '', '0');
 }
 
+/** Flags that take one of a fixed set of values (checked in parseArgs, listed in help and completion). */
+const CHOICES = { '--output': ['text', 'json'], '--access-log-format': ['text', 'json'] } as const;
+
+/** Every visible flag, for `kproxy completion`. */
+function completionFlags(): CompletionFlag[] {
+  return buildCommand()
+    .options.filter((o) => !o.hidden && o.long !== undefined)
+    .map((o) => ({
+      long: o.long!,
+      ...(o.short ? { short: o.short } : {}),
+      takesValue: o.required || o.optional,
+      ...(o.long! in CHOICES ? { values: CHOICES[o.long as keyof typeof CHOICES] } : {}),
+    }));
+}
+
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`invalid ${flag} "${value}": must be one of ${allowed.join(', ')}`);
@@ -229,9 +246,9 @@ export function parseArgs(argv: string[]): ParseResult {
     appendServerPath: o.appendServerPath === true,
     requestTimeoutMs: parseRequestTimeout(str('requestTimeout')!),
     verbosity,
-    output: oneOf('--output', str('output')!, ['text', 'json'] as const),
+    output: oneOf('--output', str('output')!, CHOICES['--output']),
     accessLog: str('accessLog')!,
-    accessLogFormat: oneOf('--access-log-format', str('accessLogFormat')!, ['text', 'json'] as const),
+    accessLogFormat: oneOf('--access-log-format', str('accessLogFormat')!, CHOICES['--access-log-format']),
     upstreamHttp2: o.upstreamHttp2 === true,
     portGiven: cmd.getOptionValueSource('port') === 'cli',
     config: {
@@ -272,6 +289,15 @@ function fail(message: string): never {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (isSubcommand(argv[0])) {
+    try {
+      process.stdout.write(runSubcommand(argv, { help: HELP, flags: completionFlags(), env: process.env }));
+    } catch (err) {
+      if (err instanceof UserError) fail(err.message);
+      throw err;
+    }
+    return;
+  }
   let parsed: ParseResult;
   try {
     parsed = parseArgs(argv);
@@ -284,7 +310,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (parsed.kind === 'version') {
-    process.stdout.write(`kproxy v${VERSION}\n`);
+    process.stdout.write(versionLine());
     return;
   }
   if (parsed.ignored.length > 0) log.warn(`ignoring arguments: ${parsed.ignored.join(' ')} (use -- before a command)`);
