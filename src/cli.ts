@@ -104,19 +104,47 @@ Kubeconfig and connection options (as in kubectl):
     the kubeconfig credential or impersonation for that request, as with kubectl proxy.
 
 kproxy's own options:
-    -o, --output=text|json    Start-up line: kubectl's text, or one JSON object (address, port or
-                              socket, url, pid).
+    -o, --output=text|json    Start-up line: text is kubectl's "Starting to serve on ADDRESS"; json
+                              is one object (address, host, port, url, pid; socket for a unix socket).
     --access-log=FILE|-       One line per request (- is stderr); off by default.
     --access-log-format=text|json
+                              text: time method "path" status bytes duration decision "rule";
+                              json: the same fields as one object per line.
     --upstream-http2=false    If true, watches and log follows share multiplexed HTTP/2
                               connections to an https API server (100 streams each), as kubectl
                               does; other requests keep HTTP/1.1 keep-alive connections.
     -- COMMAND [ARGS...]      Run COMMAND with KPROXY_URL and a KUBECONFIG that point at the
                               proxy; exit with its status.
 
+Running a command (kproxy [options] -- COMMAND [ARGS...]):
+    The proxy listens on a free port (unless --port or --unix-socket is given); once it accepts
+    connections, COMMAND runs with:
+      KPROXY_URL    the proxy's URL, with the --api-prefix (e.g. http://127.0.0.1:41234)
+      KUBECONFIG    a temporary kubeconfig whose only context, "kproxy", talks to the proxy
+                    without credentials (removed when COMMAND ends)
+    stdout belongs to COMMAND: the start-up line goes to stderr, and only with -v=1 or
+    --output=json. SIGINT and SIGTERM go to COMMAND first; the proxy stops when COMMAND ends.
+    Every input is checked before COMMAND starts.
+
+Exit status:
+    0         stopped by SIGINT or SIGTERM, after draining
+    1         a bad flag, regex, kubeconfig, certificate, key, file or folder, or the port in
+              use: one "error:" line on stderr, before any start line
+    N         in -- mode, COMMAND's status; 128+N when signal N ended it; 127 when it cannot
+              be found, 126 when it cannot be run
+    130, 143  a second SIGINT or SIGTERM while draining
+
+Other commands:
+    kproxy help                            This help.
+    kproxy version [--output=json|yaml]    kproxy's version, git commit and Node.js version.
+    kproxy completion bash|zsh|fish        A shell completion script (flags, values, and the
+                                           kubeconfig's context, cluster and user names).
+
 Usage:
   kproxy [--port=PORT] [--www=static-dir] [--www-prefix=prefix] [--api-prefix=prefix] [options]
-  kproxy --version
+  kproxy [options] -- COMMAND [ARGS...]
+  kproxy help | version | completion SHELL
+  kproxy --help | --version
 `;
 
 const BOOL_FLAGS = new Set(['--disable-filter', '--append-server-path', '--insecure-skip-tls-verify', '--disable-compression', '--upstream-http2']);

@@ -98,6 +98,13 @@ describe('bash', { concurrency: 4 }, () => {
     for (const flag of documented) assert.ok(offered.has(flag), `${flag} is documented but not completed`);
   });
 
+  test('every flag offered is documented in kproxy --help', async () => {
+    const help = (await runKproxy(['--help'])).stdout;
+    const offered = complete(['--']);
+    assert.ok(offered.length > 20);
+    for (const flag of offered) assert.match(help, new RegExp(`(?<![\\w-])${flag}(?![\\w-])`), `${flag} is missing from --help`);
+  });
+
   test('after -- the words are the command\'s: commands, not flags', () => {
     const got = complete(['--port=0', '--', 'bas']);
     assert.ok(got.includes('bash'), got.join(' '));
