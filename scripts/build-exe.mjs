@@ -3,18 +3,21 @@
 // injected (postject). Everything the package loads at run time from node_modules (undici's
 // pool, send, socks, re2-wasm) is bundled in, and RE2's WebAssembly travels as an SEA asset.
 //
-// Output: dist/sea/kproxy (same platform and Node version as the `node` that runs this script).
+// Output: dist/sea/kproxy, or <dir>/kproxy with `--out <dir>` (the test builds into a temporary
+// folder); same platform and Node version as the `node` that runs this script.
 
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import { inject } from 'postject';
 import { buildInfoDefine, root } from './build-info.mjs';
 
 const path = (rel) => new URL(rel, root).pathname;
-const out = path('dist/sea/');
-rmSync(out, { recursive: true, force: true });
-mkdirSync(out, { recursive: true });
+const outArg = process.argv.indexOf('--out');
+const out = outArg === -1 ? path('dist/sea/') : resolve(process.argv[outArg + 1]) + '/';
+const work = `${out}build/`;
+mkdirSync(work, { recursive: true });
 
 // What src/ loads with createRequire(import.meta.url): an SEA's require() knows only Node's
 // built-in modules, so these are imported statically and handed out by a stand-in createRequire.
@@ -30,16 +33,20 @@ const seaModule = {
     b.onLoad({ filter: /^sea-module$/, namespace: 'kproxy-sea' }, () => ({
       resolveDir: path('.'),
       contents: [
-        ...RUNTIME_MODULES.map((m, i) => `import * as m${i} from ${JSON.stringify(m)};`),
-        `const table = { ${RUNTIME_MODULES.map((m, i) => `${JSON.stringify(m)}: m${i}.default ?? m${i}`).join(', ')} };`,
+        // require() calls, which esbuild bundles but evaluates only when called: each module
+        // still loads on first use, as it does from node_modules.
+        `const table = { ${RUNTIME_MODULES.map((m) => `${JSON.stringify(m)}: () => require(${JSON.stringify(m)})`).join(', ')} };`,
         'export function createRequire() {',
         '  return (id) => {',
-        '    if (id in table) return table[id];',
+        '    if (id in table) return table[id]();',
         '    throw new Error(`kproxy executable: module ${id} was not bundled (scripts/build-exe.mjs)`);',
         '  };',
         '}',
       ].join('\n'),
     }));
+    // debug (under send) probes for this optional package; the SEA's require() would warn about it.
+    b.onResolve({ filter: /^supports-color$/ }, () => ({ path: 'supports-color', namespace: 'kproxy-absent' }));
+    b.onLoad({ filter: /.*/, namespace: 'kproxy-absent' }, () => ({ contents: "throw new Error('not bundled');" }));
     // Emscripten's loader reads re2.wasm beside re2.js; in the executable it is an asset.
     b.onLoad({ filter: /re2-wasm[\\/]build[\\/]wasm[\\/]re2\.js$/ }, (args) => {
       const js = readFileSync(args.path, 'utf8');
@@ -55,7 +62,7 @@ const seaModule = {
 
 await build({
   stdin: { contents: "import { main } from './dist/src/cli.js';\nmain(process.argv.slice(2));\n", resolveDir: path('.'), sourcefile: 'sea-main.js' },
-  outfile: path('dist/sea/kproxy.cjs'),
+  outfile: `${work}kproxy.cjs`,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -66,19 +73,30 @@ await build({
 });
 
 const config = {
-  main: path('dist/sea/kproxy.cjs'),
-  output: path('dist/sea/kproxy.blob'),
+  main: `${work}kproxy.cjs`,
+  output: `${work}kproxy.blob`,
   disableExperimentalSEAWarning: true,
   // V8's compiled code goes into the blob too: faster start-up for a larger file.
   useCodeCache: true,
   assets: { [WASM_ASSET]: path('node_modules/re2-wasm/build/wasm/re2.wasm') },
 };
-writeFileSync(path('dist/sea/sea-config.json'), JSON.stringify(config, null, 2));
-execFileSync(process.execPath, ['--experimental-sea-config', path('dist/sea/sea-config.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+writeFileSync(`${work}sea-config.json`, JSON.stringify(config, null, 2));
+const blob = spawnSync(process.execPath, ['--experimental-sea-config', `${work}sea-config.json`], { encoding: 'utf8' });
+if (blob.status !== 0) {
+  process.stderr.write(blob.stdout + blob.stderr);
+  process.exit(1);
+}
 
-const exe = path('dist/sea/kproxy');
+const exe = `${out}kproxy`;
 copyFileSync(process.execPath, exe);
 chmodSync(exe, 0o755);
-await inject(exe, 'NODE_SEA_BLOB', readFileSync(config.output), { sentinelFuse: 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2' });
-rmSync(config.output);
+// postject warns about ELF note sections it does not need to find; nothing is wrong.
+const warn = console.warn;
+console.warn = (...args) => (String(args[0]).includes("Can't find string offset for section name") ? undefined : warn(...args));
+try {
+  await inject(exe, 'NODE_SEA_BLOB', readFileSync(config.output), { sentinelFuse: 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2' });
+} finally {
+  console.warn = warn;
+}
+rmSync(work, { recursive: true, force: true });
 process.stdout.write(`${exe} (${(statSync(exe).size / 1e6).toFixed(1)} MB, Node ${process.version} ${process.platform}-${process.arch})\n`);
