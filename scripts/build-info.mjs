@@ -21,7 +21,8 @@ export function buildInfo() {
   // borrow that repository's commit.
   const top = git('rev-parse', '--show-toplevel');
   const inCheckout = top !== undefined && realpathSync(top) === realpathSync(fileURLToPath(root));
-  const gitCommit = (inCheckout && git('rev-parse', 'HEAD')) || 'unknown';
+  // A container build has no .git: the Dockerfile passes the commit in.
+  const gitCommit = (inCheckout && git('rev-parse', 'HEAD')) || process.env.KPROXY_GIT_COMMIT || 'unknown';
   const gitTreeState = !inCheckout ? 'unknown' : git('status', '--porcelain', '--untracked-files=no') === '' ? 'clean' : 'dirty';
   return { version: pkg.version, gitCommit, gitTreeState };
 }
