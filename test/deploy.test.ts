@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { request } from './helpers/http.js';
 import { tempDir, type TempDir } from './helpers/kubeconfig.js';
+import { packInto } from './helpers/pack.js';
 import { makePki, type Pki } from './helpers/pki.js';
 import { repoRoot, startProcess } from './helpers/proc.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
@@ -132,12 +133,10 @@ describe('the image entrypoint, run directly as the pod runs it', () => {
     up = await startUpstream({ pki, tokens: ['sa-token-1'] });
     dir = tempDir('kproxy-deploy');
     // What the build stage does: npm pack (of the bundle `npm test` built), unpacked into /out.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
-    const pack = spawnSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir.path], { cwd: repoRoot(), env, encoding: 'utf8', timeout: 120_000 });
-    assert.equal(pack.status, 0, pack.stderr);
+    const { tarball } = packInto(dir.path);
     imageRoot = join(dir.path, 'image');
     mkdirSync(join(imageRoot, 'out'), { recursive: true });
-    const tar = spawnSync('tar', ['-xzf', join(dir.path, pack.stdout.trim()), '-C', join(imageRoot, 'out')], { encoding: 'utf8' });
+    const tar = spawnSync('tar', ['-xzf', tarball, '-C', join(imageRoot, 'out')], { encoding: 'utf8' });
     assert.equal(tar.status, 0, tar.stderr);
   });
 

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { request } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
+import { npm, packInto } from './helpers/pack.js';
 import { repoRoot, runProcess, startProcess } from './helpers/proc.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 
@@ -22,27 +23,11 @@ let files: string[];
 let installed: string;
 const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { name: string; version: string };
 
-/** npm with none of an outer `npm test`'s npm_* settings. */
-function npmEnv(): Record<string, string | undefined> {
-  return Object.fromEntries(Object.keys(process.env).filter((k) => /^npm_/i.test(k)).map((k) => [k, undefined]));
-}
-
-function npm(args: string[], cwd: string): string {
-  const env = { ...process.env };
-  for (const k of Object.keys(npmEnv())) delete env[k];
-  const r = spawnSync('npm', args, { cwd, env, encoding: 'utf8', timeout: 120_000 });
-  assert.equal(r.status, 0, `npm ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
 before(async () => {
   pki = await makePki();
   up = await startUpstream({ pki, tokens: ['tok-pkg'] });
   dir = tempDir('kproxy-pkg');
-  // The build is `npm test`'s (pretest); packing must not run it again.
-  const packed = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir.path], repoRoot())) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  tarball = join(dir.path, packed[0]!.filename);
-  files = packed[0]!.files.map((f) => f.path);
+  ({ tarball, files } = packInto(dir.path));
   const prefix = join(dir.path, 'prefix');
   npm(['install', '--global', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], dir.path);
   installed = join(prefix, 'bin', 'kproxy');
