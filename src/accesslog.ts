@@ -2,9 +2,11 @@
 // headers or bodies), so tokens, cookies and credentials cannot end up in it. When the flag is
 // off nothing here runs.
 
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Verdict } from './admit.js';
+import { fileError, UserError } from './errors.js';
+import * as log from './log.js';
 
 export type AccessLogFormat = 'text' | 'json';
 
@@ -24,8 +26,27 @@ function pathOnly(url: string): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+/** The destination, opened now: a path that cannot be written is refused before the start line. */
+function open(dest: string): NodeJS.WritableStream | WriteStream {
+  if (dest === '-') return process.stderr;
+  let fd: number;
+  try {
+    fd = openSync(dest, 'a', 0o600);
+  } catch (err) {
+    throw new UserError(`--access-log: ${fileError('open', dest, err)}`);
+  }
+  const out = createWriteStream(dest, { fd });
+  // A write failing later (a full disk) must not take the proxy down with it.
+  let failed = false;
+  out.on('error', (err) => {
+    if (!failed) log.error(`--access-log ${dest}: ${(err as Error).message}; no more lines are written`);
+    failed = true;
+  });
+  return out;
+}
+
 export function createAccessLog(dest: string, format: AccessLogFormat): AccessLog {
-  const out: NodeJS.WritableStream | WriteStream = dest === '-' ? process.stderr : createWriteStream(dest, { flags: 'a', mode: 0o600 });
+  const out = open(dest);
   const write = (fields: { time: string; method: string; path: string; status: number; bytes: number; durationMs: number } & Omit<AccessEntry, 'method' | 'path'>) => {
     if (format === 'json') out.write(JSON.stringify(fields) + '\n');
     else
@@ -77,8 +98,9 @@ export function createAccessLog(dest: string, format: AccessLogFormat): AccessLo
       });
     },
     close() {
-      if (out === process.stderr) return Promise.resolve();
-      return new Promise((resolve) => (out as WriteStream).end(() => resolve()));
+      const file = out as WriteStream;
+      if (out === process.stderr || file.destroyed) return Promise.resolve();
+      return new Promise((resolve) => file.end(() => resolve()));
     },
   };
 }

@@ -26,7 +26,9 @@ import {
 import { explainMain } from './explain.js';
 import { createProxy, startupLine, type Running } from './proxy.js';
 import { STREAM_HWM } from './upstream.js';
-import { VERSION } from './version.js';
+import { isSubcommand, runSubcommand } from './subcommands.js';
+import type { CompletionFlag } from './completion.js';
+import { versionLine } from './version.js';
 
 const HELP = `Creates a proxy server or application-level gateway between localhost and the Kubernetes API server. It also allows serving static content over specified HTTP path. All incoming data enters through one port and gets forwarded to the remote Kubernetes API server port, except for the path matching the static content path.
 
@@ -104,10 +106,12 @@ Kubeconfig and connection options (as in kubectl):
     the kubeconfig credential or impersonation for that request, as with kubectl proxy.
 
 kproxy's own options:
-    -o, --output=text|json    Start-up line: kubectl's text, or one JSON object (address, port or
-                              socket, url, pid).
+    -o, --output=text|json    Start-up line: text is kubectl's "Starting to serve on ADDRESS"; json
+                              is one object (address, host, port, url, pid; socket for a unix socket).
     --access-log=FILE|-       One line per request (- is stderr); off by default.
     --access-log-format=text|json
+                              text: time method "path" status bytes duration decision "rule";
+                              json: the same fields as one object per line.
     --upstream-http2=false    If true, watches and log follows share multiplexed HTTP/2
                               connections to an https API server (100 streams each), as kubectl
                               does; other requests keep HTTP/1.1 keep-alive connections.
@@ -137,10 +141,38 @@ request must pass both; 403 when refused):
     Names and namespaces are globs (picomatch). 'kproxy explain --help' shows how a request
     would be decided.
 
+Running a command (kproxy [options] -- COMMAND [ARGS...]):
+    The proxy listens on a free port (unless --port or --unix-socket is given); once it accepts
+    connections, COMMAND runs with:
+      KPROXY_URL    the proxy's URL, with the --api-prefix (e.g. http://127.0.0.1:41234)
+      KUBECONFIG    a temporary kubeconfig whose only context, "kproxy", talks to the proxy
+                    (removed when COMMAND ends); its only credential is --auth-token's token
+      KPROXY_TOKEN  with --auth-token: the token
+    stdout belongs to COMMAND: the start-up line goes to stderr, and only with -v=1 or
+    --output=json. SIGINT and SIGTERM go to COMMAND first; the proxy stops when COMMAND ends.
+    Every input is checked before COMMAND starts.
+
+Exit status:
+    0         stopped by SIGINT or SIGTERM, after draining
+    1         a bad flag, regex, kubeconfig, certificate, key, file or folder, or the port in
+              use: one "error:" line on stderr, before any start line
+    N         in -- mode, COMMAND's status; 128+N when signal N ended it; 127 when it cannot
+              be found, 126 when it cannot be run
+    130, 143  a second SIGINT or SIGTERM while draining
+
+Other commands:
+    kproxy help                            This help.
+    kproxy version [--output=json|yaml]    kproxy's version, git commit and Node.js version.
+    kproxy completion bash|zsh|fish        A shell completion script (flags, values, and the
+                                           kubeconfig's context, cluster and user names).
+    kproxy explain [flags] METHOD PATH     How a request would be decided (see explain --help).
+
 Usage:
   kproxy [--port=PORT] [--www=static-dir] [--www-prefix=prefix] [--api-prefix=prefix] [options]
+  kproxy [options] -- COMMAND [ARGS...]
   kproxy explain [flags] METHOD PATH [--host=HOST] [--origin=ORIGIN]
-  kproxy --version
+  kproxy help | version | completion SHELL
+  kproxy --help | --version
 `;
 
 const BOOL_FLAGS = new Set(['--disable-filter', '--append-server-path', '--insecure-skip-tls-verify', '--disable-compression', '--upstream-http2', '--read-only']);
@@ -218,6 +250,21 @@ function buildCommand(): Command {
     .option('-v, --v <level>', '', '0');
 }
 
+/** Flags that take one of a fixed set of values (checked in parseArgs, listed in help and completion). */
+const CHOICES = { '--output': ['text', 'json'], '--access-log-format': ['text', 'json'] } as const;
+
+/** Every visible flag, for `kproxy completion`. */
+function completionFlags(): CompletionFlag[] {
+  return buildCommand()
+    .options.filter((o) => !o.hidden && o.long !== undefined)
+    .map((o) => ({
+      long: o.long!,
+      ...(o.short ? { short: o.short } : {}),
+      takesValue: o.required || o.optional,
+      ...(o.long! in CHOICES ? { values: CHOICES[o.long as keyof typeof CHOICES] } : {}),
+    }));
+}
+
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`invalid ${flag} "${value}": must be one of ${allowed.join(', ')}`);
@@ -229,6 +276,7 @@ export function parseArgs(argv: string[]): ParseResult {
   const dd = argv.indexOf('--');
   const own = dd === -1 ? argv : argv.slice(0, dd);
   const command = dd === -1 ? [] : argv.slice(dd + 1);
+  if (dd !== -1 && command.length === 0) throw new UsageError("no command after --: use kproxy [flags] -- COMMAND [ARGS...] (see 'kproxy --help')");
   const cmd = buildCommand();
   try {
     cmd.parse(normalizeArgv(own), { from: 'user' });
@@ -260,9 +308,9 @@ export function parseArgs(argv: string[]): ParseResult {
     appendServerPath: o.appendServerPath === true,
     requestTimeoutMs: parseRequestTimeout(str('requestTimeout')!),
     verbosity,
-    output: oneOf('--output', str('output')!, ['text', 'json'] as const),
+    output: oneOf('--output', str('output')!, CHOICES['--output']),
     accessLog: str('accessLog')!,
-    accessLogFormat: oneOf('--access-log-format', str('accessLogFormat')!, ['text', 'json'] as const),
+    accessLogFormat: oneOf('--access-log-format', str('accessLogFormat')!, CHOICES['--access-log-format']),
     upstreamHttp2: o.upstreamHttp2 === true,
     allowOrigins: [...parseAllowOrigins(str('allowOrigins')!).allowOrigins],
     authToken: str('authToken')!,
@@ -310,6 +358,15 @@ function fail(message: string): never {
 
 export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'explain') return explainMain(argv.slice(1), parseArgs);
+  if (isSubcommand(argv[0])) {
+    try {
+      process.stdout.write(runSubcommand(argv, { help: HELP, flags: completionFlags(), env: process.env }));
+    } catch (err) {
+      if (err instanceof UserError) fail(err.message);
+      throw err;
+    }
+    return;
+  }
   let parsed: ParseResult;
   try {
     parsed = parseArgs(argv);
@@ -322,7 +379,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (parsed.kind === 'version') {
-    process.stdout.write(`kproxy v${VERSION}\n`);
+    process.stdout.write(versionLine());
     return;
   }
   if (parsed.ignored.length > 0) log.warn(`ignoring arguments: ${parsed.ignored.join(' ')} (use -- before a command)`);

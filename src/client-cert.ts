@@ -8,7 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
 import { checkServerIdentity, createSecureContext, type ConnectionOptions, type PeerCertificate } from 'node:tls';
+import { fileError, oneLine } from './errors.js';
 import * as log from './log.js';
+import { checkKeyPair, rootCertificates } from './pem.js';
 import { ConfigError, type FileOrData, type ResolvedConfig } from './kubeconfig/types.js';
 
 /** How often certificate files are re-read when no file-system event announced a change. */
@@ -23,15 +25,31 @@ function read(what: string, src: FileOrData, owner: string): Buffer {
   try {
     return readFileSync(src.file);
   } catch (err) {
-    throw new ConfigError(`unable to read ${what} ${src.file} for ${owner} due to ${(err as Error).message}`);
+    // client-go opens the file while validating the kubeconfig (an open error names the field)
+    // and reads it when building the transport (a directory fails there, on its own).
+    if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new ConfigError(fileError('read', src.file, err));
+    throw new ConfigError(`unable to read ${what} ${src.file} for ${owner} due to ${fileError('open', src.file, err)}`);
   }
+}
+
+/** Where a bad certificate or key came from, when kubectl's message would not say. */
+function fromFiles(...srcs: Array<[string, FileOrData]>): string {
+  const files = srcs.filter(([, s]) => 'file' in s).map(([what, s]) => `${what} ${(s as { file: string }).file}`);
+  return files.length > 0 ? ` (${files.join(', ')})` : '';
 }
 
 export function tlsOptions(cfg: ResolvedConfig, hostname: string): ConnectionOptions {
   const opts: ConnectionOptions = { minVersion: 'TLSv1.2', rejectUnauthorized: !cfg.insecureSkipTLSVerify };
   if (cfg.certificateAuthority && !cfg.insecureSkipTLSVerify) {
     // As in client-go, a configured CA is the only trust anchor.
-    opts.ca = read('certificate-authority', cfg.certificateAuthority, cfg.clusterName);
+    const ca = read('certificate-authority', cfg.certificateAuthority, cfg.clusterName);
+    try {
+      // Only the certificates that parse: Node would trust nothing after a broken block.
+      const roots = rootCertificates(ca);
+      if (roots) opts.ca = roots;
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
   }
   if (cfg.clientCertificate || cfg.clientKey) {
     if (!cfg.clientCertificate || !cfg.clientKey) {
@@ -39,6 +57,13 @@ export function tlsOptions(cfg: ResolvedConfig, hostname: string): ConnectionOpt
     }
     opts.cert = read('client-cert', cfg.clientCertificate, cfg.userName);
     opts.key = read('client-key', cfg.clientKey, cfg.userName);
+    try {
+      // kubectl refuses bad -data at start-up but only logs bad files on every request; both
+      // are refused here, files named.
+      checkPair(opts.cert, opts.key);
+    } catch (err) {
+      throw new ConfigError((err as Error).message + fromFiles(['client-certificate', cfg.clientCertificate], ['client-key', cfg.clientKey]));
+    }
   }
   const name = cfg.tlsServerName || hostname;
   if (isIP(name)) {
@@ -51,9 +76,14 @@ export function tlsOptions(cfg: ResolvedConfig, hostname: string): ConnectionOpt
   return opts;
 }
 
-/** Throws the Node reason when cert and key do not form a usable pair. */
+/** Throws Go's reason, or else Node's, when cert and key do not form a usable pair. */
 function checkPair(cert: Buffer, key: Buffer): void {
-  createSecureContext({ cert, key });
+  checkKeyPair(cert, key);
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new Error(`tls: ${oneLine((err as Error).message)}`);
+  }
 }
 
 /**

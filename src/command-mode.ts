@@ -66,12 +66,16 @@ export function runCommand(command: string[], url: string | undefined, env: Node
     };
     process.on('SIGINT', pass);
     process.on('SIGTERM', pass);
+    // The command must not outlive kproxy, whatever ends kproxy first.
+    const orphaned = () => child.kill('SIGTERM');
+    process.on('exit', orphaned);
     let ended = false;
     const done = (status: number) => {
       if (ended) return;
       ended = true;
       process.off('SIGINT', pass);
       process.off('SIGTERM', pass);
+      process.off('exit', orphaned);
       cleanup();
       resolve({ status });
     };

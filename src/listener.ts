@@ -2,11 +2,13 @@
 // headers), TCP or a unix socket created 0700, and Go's answers for what never reaches a
 // handler (CONNECT, malformed requests).
 
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { answerOnSocket, clientErrorAnswer, CONNECT_ANSWER } from './answers.js';
+import { errnoText } from './errors.js';
 import { joinHostPort } from './hostport.js';
 import { UsageError } from './options.js';
 
@@ -30,10 +32,21 @@ function listenError(err: NodeJS.ErrnoException, where: string): UsageError {
     EADDRINUSE: 'bind: address already in use',
     EACCES: 'bind: permission denied',
     EADDRNOTAVAIL: 'bind: cannot assign requested address',
+    ENOTDIR: 'bind: not a directory',
     ENOTFOUND: 'no such host',
     EAI_AGAIN: 'no such host',
   };
   return new UsageError(`listen ${where}: ${reason[err.code ?? ''] ?? err.message}`);
+}
+
+function socketFolderProblem(socketPath: string): string | undefined {
+  try {
+    if (!statSync(dirname(socketPath)).isDirectory()) return 'not a directory';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return errnoText(err);
+  }
+  return undefined;
 }
 
 export function listen(
@@ -93,6 +106,12 @@ export function listen(
       });
     };
     if ('socketPath' in where) {
+      // libuv reports a missing folder as EACCES; Go (and so kubectl) says what is wrong.
+      const folderProblem = socketFolderProblem(where.socketPath);
+      if (folderProblem) {
+        reject(new UsageError(`listen unix ${where.socketPath}: bind: ${folderProblem}`));
+        return;
+      }
       // kubectl removes a stale socket but refuses to replace anything else.
       if (existsSync(where.socketPath)) {
         const st = lstatSync(where.socketPath);

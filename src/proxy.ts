@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { loadAccessToken, TOKEN_COOKIE, type AccessToken } from './access-token.js';
 import { createAccessLog } from './accesslog.js';
-import { createCredentials, type Credentials } from './auth/credentials.js';
+import { createCredentials } from './auth/credentials.js';
 import { fileError } from './errors.js';
 import { compileFilterRules, type FilterRules } from './filter/filter.js';
 import { warnRegexList } from './filter/regexlist.js';
@@ -53,16 +53,27 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
   const rules = loadRules(flags);
   const cfg = loadResolvedConfig(flags.config, env, homedir(), process.cwd());
   for (const w of cfg.warnings) log.warn(w);
-  const upstream = createUpstream(cfg, { env, http2: flags.upstreamHttp2 });
+  // What is open so far, closed (newest first) when a later step fails: a refused start leaves
+  // no file, watcher or listener behind.
+  const undo: Array<() => unknown> = [];
+  const step = async <T>(make: () => T | Promise<T>, close: (v: T) => unknown): Promise<T> => {
+    try {
+      const v = await make();
+      undo.unshift(() => close(v));
+      return v;
+    } catch (err) {
+      for (const u of undo) await u();
+      throw err;
+    }
+  };
+  const accessLog = flags.accessLog !== '' ? await step(() => createAccessLog(flags.accessLog, flags.accessLogFormat), (a) => a.close()) : undefined;
+  const upstream = await step(() => createUpstream(cfg, { env, http2: flags.upstreamHttp2 }), (u) => u.close());
   if (flags.upstreamHttp2 && !upstream.isTLS) log.warn(`--upstream-http2 ignored: ${upstream.origin} is not https`);
-  let credentials: Credentials;
-  try {
-    // Exec plugins run on the first request; a certificate they return replaces the pool.
-    credentials = createCredentials(cfg, upstream.isTLS, { env, setClientCertificate: (cert, key) => upstream.setClientCertificate(cert, key) });
-  } catch (err) {
-    await upstream.close();
-    throw err;
-  }
+  // Exec plugins run on the first request; a certificate they return replaces the pool.
+  const credentials = await step(
+    () => createCredentials(cfg, upstream.isTLS, { env, setClientCertificate: (cert, key) => upstream.setClientCertificate(cert, key) }),
+    (c) => c.close(),
+  );
 
   if (upstream.serverPath !== '' && !flags.appendServerPath) {
     log.warn(`Your kube context contains a server path ${upstream.serverPath}, use --append-server-path to automatically append the path to each request`);
@@ -82,7 +93,6 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
   if (flags.unixSocket === '' && !accessToken && !isLoopback(listenHost(flags.address))) {
     log.warn(`Listening on ${flags.address || '0.0.0.0'}, beyond this machine's loopback, without --auth-token: anyone who can reach the port acts with your cluster credentials`);
   }
-  const accessLog = flags.accessLog !== '' ? createAccessLog(flags.accessLog, flags.accessLogFormat) : undefined;
   const inflight = new Inflight();
   const handlerOptions: HandlerOptions = {
     mounts: {
@@ -106,7 +116,7 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
     accessLog,
     inflight,
   };
-  const l = await listen({ request: createHandler(handlerOptions), upgrade: createUpgradeHandler(handlerOptions) }, where);
+  const l = await step(() => listen({ request: createHandler(handlerOptions), upgrade: createUpgradeHandler(handlerOptions) }, where), () => undefined);
   const base = 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, '/') : undefined;
   return {
     address: l.address,

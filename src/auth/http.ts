@@ -23,7 +23,7 @@ export interface IdpRequest {
   headers?: Record<string, string>;
   body?: string;
   /** PEM trust anchors replacing the default ones. */
-  ca?: Buffer;
+  ca?: Buffer | string[];
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
 }

@@ -15,6 +15,7 @@ import { CredentialError } from './errors.js';
 import { goBase64Decode } from '../kubeconfig/goyaml.js';
 import { ConfigError, type AuthProviderConfig } from '../kubeconfig/types.js';
 import * as log from '../log.js';
+import { rootCertificates } from '../pem.js';
 import { idpRequest } from './http.js';
 import { persistProviderConfig, readProviderConfig } from './persist.js';
 import { RefreshingCredential, type Obtained } from './refresh.js';
@@ -108,7 +109,7 @@ function parseTokenBody(contentType: string | undefined, body: Buffer): TokenRes
 
 export class OidcProvider {
   private cfg: Record<string, string>;
-  private readonly ca: Buffer | undefined;
+  private readonly ca: string[] | undefined;
   private readonly now: () => number;
   readonly credential: RefreshingCredential;
 
@@ -121,16 +122,23 @@ export class OidcProvider {
     this.now = opts.now ?? Date.now;
     if (!this.cfg[CFG_ISSUER]) throw new ConfigError('Must provide idp-issuer-url');
     if (!this.cfg[CFG_CLIENT_ID]) throw new ConfigError('Must provide client-id');
+    let ca: Buffer | undefined;
     if (this.cfg[CFG_CA_DATA]) {
-      this.ca = goBase64(this.cfg[CFG_CA_DATA]);
+      ca = goBase64(this.cfg[CFG_CA_DATA]);
     } else if (this.cfg[CFG_CA]) {
       // client-go does not resolve this path against the kubeconfig's folder.
       const file = this.cfg[CFG_CA];
       try {
-        this.ca = readFileSync(file);
+        ca = readFileSync(file);
       } catch (err) {
         throw new ConfigError(fileError('open', file, err));
       }
+    }
+    try {
+      // client-go builds the issuer's transport at start-up, refusing a CA without a certificate.
+      this.ca = ca && rootCertificates(ca);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
     }
     this.credential = new RefreshingCredential({ now: this.now, what: 'OIDC id-token', obtain: () => this.idToken() });
   }
