@@ -5,8 +5,21 @@
 // `forward`. Pure: it takes the request line and headers as plain data, and is tested as a table.
 
 import { checkToken, tokenCookie, type AccessToken } from './access-token.js';
-import { FORBIDDEN, goBadRequest, NOT_FOUND, plainAnswer, redirectAnswer, type LocalAnswer } from './answers.js';
+import {
+  ambiguousClusterAnswer,
+  FORBIDDEN,
+  goBadRequest,
+  jsonAnswer,
+  METHOD_NOT_ALLOWED,
+  NOT_FOUND,
+  outsideClustersAnswer,
+  plainAnswer,
+  redirectAnswer,
+  unknownClusterAnswer,
+  type LocalAnswer,
+} from './answers.js';
 import { crossOriginRefusal, type BrowserPolicy } from './browser.js';
+import { clusterBase, clusterList, pickCluster, type ServedCluster } from './cluster-path.js';
 import { decide, extractHost, hostAccepted, type FilterRules } from './filter/filter.js';
 import { validHost } from './hostport.js';
 import * as log from './log.js';
@@ -34,6 +47,8 @@ export interface AdmitOptions {
   browser?: BrowserPolicy;
   /** --auth-token: every request must present it. */
   accessToken?: AccessToken;
+  /** --contexts / --all-contexts: the served clusters by context name, each with its own filter. */
+  clusters?: ReadonlyMap<string, ServedCluster>;
 }
 
 /** How the request was decided, for the access log: the pattern that matched, or why none did. */
@@ -46,7 +61,7 @@ export type Admission = (
   | { kind: 'answer'; answer: LocalAnswer }
   | { kind: 'static'; path: string }
   /** `target` already carries the server path when --append-server-path is set. */
-  | { kind: 'forward'; target: string }
+  | { kind: 'forward'; target: string; cluster?: ServedCluster }
 ) & { verdict: Verdict };
 
 const LOCAL: Verdict = { decision: 'local', rule: 'router' };
@@ -130,7 +145,17 @@ export function admit(req: RequestHead, opts: AdmitOptions): Admission {
       return { kind: 'answer', answer, verdict: { decision: 'local', rule: 'auth-token cookie' } };
     }
   }
-  const filter = opts.filter;
+  if (opts.clusters && r.kind === 'api') return admitCluster(opts.clusters, opts, method, r.target, hostHeader);
+  return filtered(opts.filter, opts, method, r, hostHeader);
+}
+
+function filtered(
+  filter: FilterRules | undefined,
+  opts: AdmitOptions,
+  method: string,
+  r: { kind: 'static'; path: string } | { kind: 'api'; path: string; target: string },
+  hostHeader: string,
+): Admission {
   if (!filter) {
     if (r.kind === 'static') return { kind: 'static', path: r.path, verdict: UNFILTERED };
     return { kind: 'forward', target: r.target, verdict: UNFILTERED };
@@ -143,6 +168,28 @@ export function admit(req: RequestHead, opts: AdmitOptions): Admission {
     log.error(`Filter failed, rejecting ${method} request: ${(err as Error).message}`);
     return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'filter error' } };
   }
+}
+
+const CLUSTERS: Verdict = { decision: 'local', rule: 'clusters' };
+
+/** --contexts: the list, or the named cluster's filter and destination (cluster-path.ts). */
+function admitCluster(served: ReadonlyMap<string, ServedCluster>, opts: AdmitOptions, method: string, target: string, hostHeader: string): Admission {
+  const base = clusterBase(opts.mounts.apiPrefix);
+  const p = pickCluster(target, base, served);
+  const answer = (a: LocalAnswer): Admission => ({ kind: 'answer', answer: a, verdict: CLUSTERS });
+  switch (p.kind) {
+    case 'list':
+      return answer(method === 'GET' || method === 'HEAD' ? jsonAnswer(200, clusterList(served.values(), base)) : METHOD_NOT_ALLOWED);
+    case 'outside':
+      return answer(outsideClustersAnswer(base));
+    case 'unknown':
+      return answer(unknownClusterAnswer(p.name, [...served.keys()]));
+    case 'ambiguous':
+      return answer(ambiguousClusterAnswer(p.names));
+  }
+  const a = filtered(p.cluster.filter, opts, method, { kind: 'api', path: p.path, target: p.target }, hostHeader);
+  if (a.kind === 'forward') a.cluster = p.cluster;
+  return a;
 }
 
 function applyFilter(

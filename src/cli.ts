@@ -5,7 +5,8 @@
 import { setDefaultHighWaterMark } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
-import { runCommand } from './command-mode.js';
+import { parseContextList } from './cluster-path.js';
+import { clustersKubeconfig, runCommand } from './command-mode.js';
 import { parseAllowOrigins } from './browser.js';
 import { UserError } from './errors.js';
 import { DEFAULT_HOST_ACCEPT_RE, DEFAULT_METHOD_REJECT_RE, DEFAULT_PATH_ACCEPT_RE, DEFAULT_PATH_REJECT_RE } from './filter/filter.js';
@@ -120,13 +121,23 @@ kproxy's own options:
                               passes it to the command in its KUBECONFIG and KPROXY_TOKEN.
     -- COMMAND [ARGS...]      Run COMMAND with KPROXY_URL and a KUBECONFIG that point at the
                               proxy; exit with its status.
+    --contexts=A,B            Serve these kubeconfig contexts at once, each under
+                              /clusters/<context>/ (the name URL-escaped) with its own server,
+                              credentials and pool; GET /clusters lists them. -- mode gets one
+                              context per served cluster.
+    --all-contexts=false      If true, serve every context of the kubeconfig that way.
+    --admin-address=HOST:PORT Serve /healthz, /readyz and /metrics (Prometheus) there; off by
+                              default.
+    --config=FILE             kproxy's YAML configuration: any flag by its long name, contexts
+                              with their own rules. Flags given on the command line win. SIGHUP
+                              or a change of FILE or of the kubeconfig reloads it.
 
 Usage:
   kproxy [--port=PORT] [--www=static-dir] [--www-prefix=prefix] [--api-prefix=prefix] [options]
   kproxy --version
 `;
 
-const BOOL_FLAGS = new Set(['--disable-filter', '--append-server-path', '--insecure-skip-tls-verify', '--disable-compression', '--upstream-http2']);
+const BOOL_FLAGS = new Set(['--disable-filter', '--append-server-path', '--insecure-skip-tls-verify', '--disable-compression', '--upstream-http2', '--all-contexts']);
 
 /** pflag spellings commander does not know: `-p=80` and `--bool=false`. */
 export function normalizeArgv(argv: string[]): string[] {
@@ -194,7 +205,12 @@ function buildCommand(): Command {
     .option('--upstream-http2')
     .option('--allow-origins <origins>', '', '')
     .option('--auth-token <auto|file>', '', '')
-    .option('-v, --v <level>', '', '0');
+    .option('-v, --v <level>', '', '0')
+    // ---- issue 14: several clusters, the admin listener, the config file ----
+    .option('--contexts <names>', '', '')
+    .option('--all-contexts')
+    .option('--admin-address <host:port>', '', '')
+    .option('--config <file>', '', '');
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -266,6 +282,11 @@ export function parseArgs(argv: string[]): ParseResult {
       disableCompression: o.disableCompression === true ? true : undefined,
     },
     command,
+    contexts: parseContextList(str('contexts')!),
+    allContexts: o.allContexts === true,
+    contextRules: {},
+    adminAddress: str('adminAddress')!,
+    configFile: str('config')!,
   };
   // Command mode wants a free port unless one was asked for.
   if (command.length > 0 && !flags.portGiven && flags.unixSocket === '') flags.port = 0;
@@ -319,7 +340,9 @@ export async function main(argv: string[]): Promise<void> {
     // The command owns stdout; the start-up line would end up in its output.
     if (flags.output === 'json') process.stderr.write(startupLine(running, 'json'));
     log.info(1, `Starting to serve on ${running.address}`);
-    const { status } = await runCommand(flags.command, running.url, process.env, running.token?.value);
+    const served = running.served();
+    const kubeconfig = served.clusters && running.url !== undefined ? clustersKubeconfig(running.url, running.token?.value, [...served.clusters.keys()], served.currentContext) : undefined;
+    const { status } = await runCommand(flags.command, running.url, process.env, running.token?.value, kubeconfig);
     await running.close(0);
     process.exit(status);
   }

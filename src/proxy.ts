@@ -4,23 +4,17 @@
 // Argument parsing and process control stay in cli.ts, so tests can build a proxy without argv.
 
 import { statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { loadAccessToken, TOKEN_COOKIE, type AccessToken } from './access-token.js';
 import { createAccessLog } from './accesslog.js';
-import { createCredentials, type Credentials } from './auth/credentials.js';
 import { fileError } from './errors.js';
-import { compileFilterRules, type FilterRules } from './filter/filter.js';
-import { warnRegexList } from './filter/regexlist.js';
 import { createHandler, createUpgradeHandler, type HandlerOptions } from './handlers.js';
 import { joinHostPort } from './hostport.js';
-import { loadResolvedConfig } from './kubeconfig/load.js';
 import { Inflight, SHUTDOWN_GRACE_MS } from './lifecycle.js';
-import { listen } from './listener.js';
+import { listen, type Listening } from './listener.js';
 import * as log from './log.js';
 import { listenHost, type ProxyFlags } from './options.js';
+import { openServing, type Serving } from './serving.js';
 import { createStaticHandler } from './static.js';
-import { createUpstream } from './upstream.js';
-import { VERSION } from './version.js';
 
 export interface Running {
   address: string;
@@ -31,6 +25,8 @@ export interface Running {
   token?: AccessToken;
   /** --www's URL, with the token when there is one. */
   uiURL?: string;
+  /** What is being served now (the clusters, for -- mode and the admin listener). */
+  served(): Serving;
   /** Loads what the first request needs, once the start-up line is out. */
   warm(): void;
   /** Graceful stop: see lifecycle.ts. */
@@ -41,29 +37,9 @@ export interface Running {
 export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
   log.setVerbosity(flags.verbosity);
   const accessToken = flags.authToken !== '' ? loadAccessToken(flags.authToken) : undefined;
-  let filter: FilterRules | undefined;
-  if (!flags.disableFilter) {
-    filter = compileFilterRules(flags);
-    for (const list of [filter.acceptHosts, filter.acceptPaths, filter.rejectPaths, filter.rejectMethods]) {
-      for (const w of warnRegexList(list)) log.warn(w);
-    }
-  }
-  const cfg = loadResolvedConfig(flags.config, env, homedir(), process.cwd());
-  for (const w of cfg.warnings) log.warn(w);
-  const upstream = createUpstream(cfg, { env, http2: flags.upstreamHttp2 });
-  if (flags.upstreamHttp2 && !upstream.isTLS) log.warn(`--upstream-http2 ignored: ${upstream.origin} is not https`);
-  let credentials: Credentials;
-  try {
-    // Exec plugins run on the first request; a certificate they return replaces the pool.
-    credentials = createCredentials(cfg, upstream.isTLS, { env, setClientCertificate: (cert, key) => upstream.setClientCertificate(cert, key) });
-  } catch (err) {
-    await upstream.close();
-    throw err;
-  }
+  // The filter, the kubeconfig, and one upstream with its credentials per served context.
+  const serving = openServing(flags, env);
 
-  if (upstream.serverPath !== '' && !flags.appendServerPath) {
-    log.warn(`Your kube context contains a server path ${upstream.serverPath}, use --append-server-path to automatically append the path to each request`);
-  }
   if (flags.disableFilter && flags.unixSocket === '') {
     log.warn('Request filter disabled, your proxy is vulnerable to XSRF attacks, please be cautious');
   }
@@ -85,39 +61,55 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
     mounts: {
       apiPrefix: flags.apiPrefix,
       staticPrefix: flags.www !== '' ? flags.wwwPrefix : undefined,
-      serverPath: flags.appendServerPath ? upstream.serverPath : undefined,
     },
     serveStatic: flags.www !== '' ? createStaticHandler(flags.www) : undefined,
-    filter,
+    filter: undefined,
     browser: flags.disableFilter ? undefined : { allowOrigins: new Set(flags.allowOrigins) },
     accessToken,
-    upstream: {
-      upstream,
-      credentials,
-      disableCompression: cfg.disableCompression,
-      userAgent: `kproxy/${VERSION} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch})`,
-      tokenAuth: accessToken !== undefined,
-    },
+    upstream: serving.single.ctx,
     keepaliveMs: flags.keepaliveMs,
     accessLog,
     inflight,
   };
-  const l = await listen({ request: createHandler(handlerOptions), upgrade: createUpgradeHandler(handlerOptions) }, where);
+  applyServing(handlerOptions, serving, flags);
+  let l: Listening;
+  try {
+    l = await listen({ request: createHandler(handlerOptions), upgrade: createUpgradeHandler(handlerOptions) }, where);
+  } catch (err) {
+    await closeServing(serving);
+    throw err;
+  }
   const base = 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, '/') : undefined;
+  let current = serving;
   return {
     address: l.address,
     bound: l.bound,
     url: 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, flags.apiPrefix) : undefined,
     token: accessToken,
     uiURL: base !== undefined && flags.www !== '' ? base + flags.wwwPrefix + (accessToken ? `?${TOKEN_COOKIE}=${accessToken.value}` : '') : undefined,
-    warm: () => upstream.warm(),
+    served: () => current,
+    warm: () => {
+      for (const d of current.destinations) d.upstream.warm();
+    },
     async close(graceMs = SHUTDOWN_GRACE_MS) {
-      credentials.close();
+      for (const d of current.destinations) d.credentials.close();
       await l.close(() => inflight.drain(graceMs));
-      await upstream.close();
+      await closeServing(current);
       await accessLog?.close();
     },
   };
+}
+
+/** Points the handlers at a serving state: new requests use it, requests under way keep theirs. */
+function applyServing(h: HandlerOptions, s: Serving, flags: ProxyFlags): void {
+  h.filter = s.filter;
+  h.upstream = s.single.ctx;
+  h.clusters = s.clusters;
+  h.mounts = { ...h.mounts, serverPath: flags.appendServerPath && !s.clusters ? s.single.upstream.serverPath : undefined };
+}
+
+async function closeServing(s: Serving): Promise<void> {
+  await Promise.all(s.destinations.map((d) => d.close()));
 }
 
 /** How a client on this machine reaches the proxy: wildcard binds are reached on loopback. */

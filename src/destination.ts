@@ -1,0 +1,76 @@
+// One API server as one user: the upstream pool (upstream.ts) and the credentials
+// (auth/credentials.ts) built from a resolved kubeconfig context, as the request path needs them.
+// kubectl's single context is one destination; --contexts makes one per context (serving.ts).
+
+import { createCredentials, type Credentials } from './auth/credentials.js';
+import type { ResolvedConfig } from './kubeconfig/types.js';
+import * as log from './log.js';
+import type { UpstreamRequestContext } from './outgoing.js';
+import { createUpstream, type Upstream } from './upstream.js';
+import { VERSION } from './version.js';
+
+export const USER_AGENT = `kproxy/${VERSION} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch})`;
+
+export interface Destination {
+  readonly cfg: ResolvedConfig;
+  readonly upstream: Upstream;
+  readonly credentials: Credentials;
+  readonly ctx: UpstreamRequestContext;
+  /** Shutdown: pools destroyed, credential sources stopped. */
+  close(): Promise<void>;
+  /**
+   * After a reload: nothing new is sent here; requests already on the pools (watches, log
+   * follows) finish, then everything is closed. Upgraded sessions have their own connections
+   * and are not affected.
+   */
+  retire(): Promise<void>;
+}
+
+export interface DestinationOptions {
+  env: NodeJS.ProcessEnv;
+  /** --upstream-http2 */
+  http2: boolean;
+  /** --auth-token is on. */
+  tokenAuth: boolean;
+  /** Log lines about this destination name it (--contexts). */
+  label?: string;
+}
+
+export function openDestination(cfg: ResolvedConfig, opts: DestinationOptions): Destination {
+  const upstream = createUpstream(cfg, { env: opts.env, http2: opts.http2 });
+  const where = opts.label !== undefined ? ` (context ${JSON.stringify(opts.label)})` : '';
+  if (opts.http2 && !upstream.isTLS) log.warn(`--upstream-http2 ignored: ${upstream.origin} is not https${where}`);
+  let credentials: Credentials;
+  try {
+    // Exec plugins run on the first request; a certificate they return replaces the pool.
+    credentials = createCredentials(cfg, upstream.isTLS, { env: opts.env, setClientCertificate: (cert, key) => upstream.setClientCertificate(cert, key) });
+  } catch (err) {
+    void upstream.close();
+    throw err;
+  }
+  const ctx: UpstreamRequestContext = {
+    upstream,
+    credentials,
+    disableCompression: cfg.disableCompression,
+    userAgent: USER_AGENT,
+    tokenAuth: opts.tokenAuth,
+  };
+  const close = async (): Promise<void> => {
+    credentials.close();
+    await upstream.close();
+  };
+  let retired: Promise<void> | undefined;
+  return {
+    cfg,
+    upstream,
+    credentials,
+    ctx,
+    close,
+    retire() {
+      // A pool's close() waits for the requests it carries; the watch pool exists only with
+      // --upstream-http2. Asking for a pool makes it if absent, which opens no connection.
+      const pools = new Set([upstream.poolFor('GET', '/'), upstream.poolFor('GET', '/?watch=true')]);
+      return (retired ??= Promise.all([...pools].map((p) => p.close().catch(() => {}))).then(close));
+    },
+  };
+}
