@@ -55,14 +55,16 @@ export interface AdmitOptions {
 export interface Verdict {
   decision: 'accept' | 'reject' | 'local' | 'unfiltered';
   rule: string;
+  /** For a rejection: which kind of rule (reject-paths, auth-token, browser...), for metrics. */
+  kind?: string;
 }
 
 export type Admission = (
   | { kind: 'answer'; answer: LocalAnswer }
   | { kind: 'static'; path: string }
   /** `target` already carries the server path when --append-server-path is set. */
-  | { kind: 'forward'; target: string; cluster?: ServedCluster }
-) & { verdict: Verdict };
+  | { kind: 'forward'; target: string }
+) & { verdict: Verdict; /** --contexts: the context the request named. */ cluster?: ServedCluster };
 
 const LOCAL: Verdict = { decision: 'local', rule: 'router' };
 const UNFILTERED: Verdict = { decision: 'unfiltered', rule: '--disable-filter' };
@@ -109,7 +111,7 @@ function declaresBody(raw: readonly string[]): boolean {
 
 function unauthorized(reason: string): Admission {
   const answer = plainAnswer(401, `Unauthorized: ${reason}\n`, { 'WWW-Authenticate': 'Bearer realm="kproxy"' });
-  return { kind: 'answer', answer, verdict: { decision: 'reject', rule: 'auth-token' } };
+  return { kind: 'answer', answer, verdict: { decision: 'reject', rule: 'auth-token', kind: 'auth-token' } };
 }
 
 export function admit(req: RequestHead, opts: AdmitOptions): Admission {
@@ -134,7 +136,7 @@ export function admit(req: RequestHead, opts: AdmitOptions): Admission {
     const refusal = crossOriginRefusal(method, req.rawHeaders, hostHeader, opts.browser);
     if (refusal) {
       if (log.enabled(3)) log.info(3, `Browser check rejecting ${method} ${req.url.split('?', 1)[0]}: ${refusal.rule}`);
-      return { kind: 'answer', answer: plainAnswer(403, refusal.message + '\n'), verdict: { decision: 'reject', rule: refusal.rule } };
+      return { kind: 'answer', answer: plainAnswer(403, refusal.message + '\n'), verdict: { decision: 'reject', rule: refusal.rule, kind: 'browser' } };
     }
   }
   if (opts.accessToken) {
@@ -166,7 +168,7 @@ function filtered(
     // decide() already refuses when RE2 cannot run; anything else the filter throws must
     // refuse too rather than let the request through.
     log.error(`Filter failed, rejecting ${method} request: ${(err as Error).message}`);
-    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'filter error' } };
+    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'filter error', kind: 'filter-error' } };
   }
 }
 
@@ -188,7 +190,7 @@ function admitCluster(served: ReadonlyMap<string, ServedCluster>, opts: AdmitOpt
       return answer(ambiguousClusterAnswer(p.names));
   }
   const a = filtered(p.cluster.filter, opts, method, { kind: 'api', path: p.path, target: p.target }, hostHeader);
-  if (a.kind === 'forward') a.cluster = p.cluster;
+  a.cluster = p.cluster;
   return a;
 }
 
@@ -203,14 +205,14 @@ function applyFilter(
     // kubectl does not filter static files, so DNS rebinding can read them; kproxy checks Host.
     if (!hostAccepted(filter, host)) {
       if (log.enabled(3)) log.info(3, `Filter rejecting ${method} ${opts.mounts.staticPrefix}${r.path.slice(1)} ${host}`);
-      return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched' } };
+      return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched', kind: 'accept-hosts' } };
     }
     return { kind: 'static', path: r.path, verdict: HOST_CHECK };
   }
   const d = decide(filter, method, r.path, host);
   if (!d.accept) {
     if (log.enabled(3)) log.info(3, `Filter rejecting ${method} ${r.path} ${host}`);
-    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: d.rule } };
+    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: d.rule, kind: d.check } };
   }
   if (log.enabled(3)) log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
   return { kind: 'forward', target: r.target, verdict: { decision: 'accept', rule: d.rule } };

@@ -5,6 +5,7 @@
 import { setDefaultHighWaterMark } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
+import { parseAdminAddress } from './admin.js';
 import { parseContextList } from './cluster-path.js';
 import { clustersKubeconfig, runCommand } from './command-mode.js';
 import { parseAllowOrigins } from './browser.js';
@@ -288,6 +289,7 @@ export function parseArgs(argv: string[]): ParseResult {
     adminAddress: str('adminAddress')!,
     configFile: str('config')!,
   };
+  if (flags.adminAddress !== '') parseAdminAddress(flags.adminAddress);
   // Command mode wants a free port unless one was asked for.
   if (command.length > 0 && !flags.portGiven && flags.unixSocket === '') flags.port = 0;
   // kubectl compares with the default, not with "was the flag given".

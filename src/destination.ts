@@ -18,6 +18,8 @@ export interface Destination {
   readonly ctx: UpstreamRequestContext;
   /** Shutdown: pools destroyed, credential sources stopped. */
   close(): Promise<void>;
+  /** Open pooled connections by protocol, read by /metrics. */
+  connections(): Array<{ protocol: string; count: number }>;
   /**
    * After a reload: nothing new is sent here; requests already on the pools (watches, log
    * follows) finish, then everything is closed. Upgraded sessions have their own connections
@@ -66,6 +68,11 @@ export function openDestination(cfg: ResolvedConfig, opts: DestinationOptions): 
     credentials,
     ctx,
     close,
+    connections() {
+      const out = [{ protocol: 'http/1.1', count: upstream.poolFor('GET', '/').stats.connected }];
+      if (opts.http2 && upstream.isTLS) out.push({ protocol: 'h2', count: upstream.poolFor('GET', '/?watch=true').stats.connected });
+      return out;
+    },
     retire() {
       // A pool's close() waits for the requests it carries; the watch pool exists only with
       // --upstream-http2. Asking for a pool makes it if absent, which opens no connection.

@@ -9,6 +9,7 @@ import { admit, type Admission, type AdmitOptions, type RequestHead } from './ad
 import { answerOnSocket, plainAnswer, writeAnswer } from './answers.js';
 import { forward } from './forward.js';
 import type { Inflight } from './lifecycle.js';
+import type { RequestMetrics } from './metrics.js';
 import type { UpstreamRequestContext } from './outgoing.js';
 import { upgrade } from './upgrade.js';
 
@@ -21,15 +22,18 @@ export interface HandlerOptions extends AdmitOptions {
   /** Serves a request under --www-prefix; undefined without --www. */
   serveStatic?: (req: IncomingMessage, res: ServerResponse, path: string) => void;
   inflight?: Inflight;
+  /** --admin-address; undefined when off, and then costs nothing. */
+  metrics?: RequestMetrics;
 }
 
 const NO_UPGRADE_FOR_STATIC = plainAnswer(400, '400 Bad Request: static files cannot be upgraded\n');
 
 export function createHandler(opts: HandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const { accessLog, inflight } = opts;
+  const { accessLog, inflight, metrics } = opts;
   return (req, res) => {
     inflight?.track(req, res);
     const a = admit(req as IncomingMessage & RequestHead, opts);
+    if (metrics) metrics.request(req, res, a);
     if (accessLog) accessLog.begin(req, res, { method: req.method!, path: req.url!, decision: a.verdict.decision, rule: a.verdict.rule, context: clusterOf(a) });
     switch (a.kind) {
       case 'answer':
@@ -47,10 +51,11 @@ export function createHandler(opts: HandlerOptions): (req: IncomingMessage, res:
 }
 
 export function createUpgradeHandler(opts: HandlerOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
-  const { accessLog, inflight } = opts;
+  const { accessLog, inflight, metrics } = opts;
   return (req, socket, head) => {
     inflight?.trackSocket(socket);
     const a = admit({ method: req.method!, url: req.url!, rawHeaders: req.rawHeaders, httpVersion: req.httpVersion, upgrade: true }, opts);
+    if (metrics) metrics.upgrade(req, socket, a, a.kind === 'answer' ? a.answer.status : 101);
     if (accessLog) {
       const entry = { method: req.method!, path: req.url!, decision: a.verdict.decision, rule: a.verdict.rule, context: clusterOf(a) };
       accessLog.beginUpgrade(req, entry, a.kind === 'answer' ? a.answer.status : 101);
@@ -70,7 +75,7 @@ export function createUpgradeHandler(opts: HandlerOptions): (req: IncomingMessag
   };
 }
 
-/** --contexts: the context a request went to, for the access log. */
+/** --contexts: the context a request named, for the access log. */
 function clusterOf(a: Admission): string | undefined {
-  return a.kind === 'forward' ? a.cluster?.name : undefined;
+  return a.cluster?.name;
 }

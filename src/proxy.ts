@@ -6,12 +6,14 @@
 import { statSync } from 'node:fs';
 import { loadAccessToken, TOKEN_COOKIE, type AccessToken } from './access-token.js';
 import { createAccessLog } from './accesslog.js';
+import { openAdmin, type Admin } from './admin.js';
 import { fileError } from './errors.js';
 import { createHandler, createUpgradeHandler, type HandlerOptions } from './handlers.js';
 import { joinHostPort } from './hostport.js';
 import { Inflight, SHUTDOWN_GRACE_MS } from './lifecycle.js';
 import { listen, type Listening } from './listener.js';
 import * as log from './log.js';
+import type { Metrics } from './metrics.js';
 import { listenHost, type ProxyFlags } from './options.js';
 import { openServing, type Serving } from './serving.js';
 import { createStaticHandler } from './static.js';
@@ -27,6 +29,8 @@ export interface Running {
   uiURL?: string;
   /** What is being served now (the clusters, for -- mode and the admin listener). */
   served(): Serving;
+  /** --admin-address: where /healthz, /readyz and /metrics are served. */
+  adminAddress?: string;
   /** Loads what the first request needs, once the start-up line is out. */
   warm(): void;
   /** Graceful stop: see lifecycle.ts. */
@@ -72,15 +76,20 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
     inflight,
   };
   applyServing(handlerOptions, serving, flags);
+  let current = serving;
   let l: Listening;
+  let own: { metrics: Metrics; admin: Admin } | undefined;
   try {
+    // --admin-address: the metrics exist before the handlers, which record into them.
+    if (flags.adminAddress !== '') own = await openAdmin(flags.adminAddress, () => current, flags.appendServerPath);
+    handlerOptions.metrics = own?.metrics;
     l = await listen({ request: createHandler(handlerOptions), upgrade: createUpgradeHandler(handlerOptions) }, where);
   } catch (err) {
+    await own?.admin.close();
     await closeServing(serving);
     throw err;
   }
   const base = 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, '/') : undefined;
-  let current = serving;
   return {
     address: l.address,
     bound: l.bound,
@@ -88,12 +97,14 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
     token: accessToken,
     uiURL: base !== undefined && flags.www !== '' ? base + flags.wwwPrefix + (accessToken ? `?${TOKEN_COOKIE}=${accessToken.value}` : '') : undefined,
     served: () => current,
+    adminAddress: own?.admin.address,
     warm: () => {
       for (const d of current.destinations) d.upstream.warm();
     },
     async close(graceMs = SHUTDOWN_GRACE_MS) {
       for (const d of current.destinations) d.credentials.close();
       await l.close(() => inflight.drain(graceMs));
+      await own?.admin.close();
       await closeServing(current);
       await accessLog?.close();
     },
@@ -137,5 +148,5 @@ export function startupLine(r: Running, format: 'text' | 'json'): string {
   }
   const b = r.bound;
   const fields = 'port' in b ? { address: r.address, host: b.host, port: b.port, url: r.url } : { address: r.address, socket: b.socketPath };
-  return JSON.stringify({ ...fields, pid: process.pid, ...(token !== undefined ? { token } : {}) }) + '\n';
+  return JSON.stringify({ ...fields, pid: process.pid, ...(token !== undefined ? { token } : {}), ...(r.adminAddress !== undefined ? { admin: r.adminAddress } : {}) }) + '\n';
 }

@@ -132,7 +132,7 @@ export class OidcProvider {
         throw new ConfigError(fileError('open', file, err));
       }
     }
-    this.credential = new RefreshingCredential({ now: this.now, what: 'OIDC id-token', obtain: () => this.idToken() });
+    this.credential = new RefreshingCredential({ now: this.now, what: 'OIDC id-token', kind: 'oidc', obtain: () => this.idToken() });
   }
 
   private usable(idToken: string): Obtained | undefined {

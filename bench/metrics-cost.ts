@@ -1,0 +1,85 @@
+// What --admin-address costs per request: kproxy's CPU time per small GET with metrics off and
+// on, against the benchmark upstream, interleaved (off, on, on, off, ...) so that drift falls on
+// both, and the median of each reported. Also how long a reload takes (SIGHUP to the reload
+// line). Never part of `npm test`.
+//
+//   npm run build && node dist/bench/metrics-cost.js [--rounds=6] [--seconds=4] [--concurrency=8]
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { makePki, writePkiFiles } from '../test/helpers/pki.js';
+import { writeKubeconfig } from '../test/helpers/kubeconfig.js';
+import { closedLoop, median } from './load.js';
+import { CLK_TCK, processCpu, proxyCommand, startProxy, startUpstreamProc, type Proxy } from './procs.js';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '6' }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '8' } } });
+const ROUNDS = Number(values.rounds);
+const DURATION_MS = Number(values.seconds) * 1000;
+const CONCURRENCY = Number(values.concurrency);
+const PATH = '/api/v1/namespaces/default/pods';
+
+async function measure(p: Proxy): Promise<{ usPerRequest: number; rps: number }> {
+  const cpu0 = processCpu(p.pid);
+  const r = await closedLoop({ name: 'kproxy', origin: p.origin, headers: ['user-agent', 'kproxy-bench/1.0'] }, { path: PATH, concurrency: CONCURRENCY, warmupMs: 0, durationMs: DURATION_MS });
+  if (r.errors > 0 || Object.keys(r.badStatus).length > 0) throw new Error(`errors: ${r.firstError ?? JSON.stringify(r.badStatus)}`);
+  // Ticks are 10 ms; over a few seconds of load that is well under 1 % of the total.
+  return { usPerRequest: (((processCpu(p.pid) - cpu0) / CLK_TCK) * 1e6) / r.requests, rps: r.rps };
+}
+
+async function reloadMs(p: Proxy): Promise<number> {
+  const t0 = performance.now();
+  const seen = new Promise<void>((resolve) => {
+    const onData = (d: Buffer) => {
+      if (!d.toString().includes('Reloaded')) return;
+      p.child.stderr!.off('data', onData);
+      resolve();
+    };
+    p.child.stderr!.on('data', onData);
+  });
+  p.child.kill('SIGHUP');
+  await seen;
+  return performance.now() - t0;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'kproxy-bench-metrics-'));
+  const pki = await makePki();
+  const files = writePkiFiles(join(dir, 'pki'), pki);
+  const token = 'bench-token-metrics';
+  const upstream = await startUpstreamProc({ certFile: files.serverCert, keyFile: files.serverKey, token, watchRate: 0, gzip: true, prebuild: [] });
+  const kubeconfig = writeKubeconfig(dir, { server: `https://127.0.0.1:${upstream.port}`, caFile: files.ca, token });
+  const config = join(dir, 'kproxy.yaml');
+  writeFileSync(config, 'reject-methods: "^TRACE$"\n');
+  const off = await startProxy(proxyCommand('kproxy', kubeconfig, '', [], [`--config=${config}`]));
+  const on = await startProxy(proxyCommand('kproxy', kubeconfig, '', [], [`--config=${config}`, '--admin-address=127.0.0.1:0']));
+  try {
+    // Warm both (JIT, pools) before anything is counted.
+    await measure(off);
+    await measure(on);
+    const results = { off: [] as number[], on: [] as number[], rpsOff: [] as number[], rpsOn: [] as number[] };
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [which, p] of r % 2 === 0 ? ([['off', off], ['on', on]] as const) : ([['on', on], ['off', off]] as const)) {
+        const m = await measure(p);
+        results[which].push(m.usPerRequest);
+        results[which === 'off' ? 'rpsOff' : 'rpsOn'].push(m.rps);
+      }
+    }
+    const reloads: number[] = [];
+    for (let i = 0; i < 5; i++) reloads.push(await reloadMs(off));
+    const mOff = median(results.off);
+    const mOn = median(results.on);
+    console.log(`small GET, concurrency ${CONCURRENCY}, ${ROUNDS} rounds of ${DURATION_MS / 1000} s each, medians:`);
+    console.log(`  metrics off: ${mOff.toFixed(1)} µs CPU/request, ${median(results.rpsOff).toFixed(0)} req/s   (rounds: ${results.off.map((x) => x.toFixed(1)).join(' ')})`);
+    console.log(`  metrics on:  ${mOn.toFixed(1)} µs CPU/request, ${median(results.rpsOn).toFixed(0)} req/s   (rounds: ${results.on.map((x) => x.toFixed(1)).join(' ')})`);
+    console.log(`  difference:  ${(mOn - mOff).toFixed(1)} µs/request (${(((mOn - mOff) / mOff) * 100).toFixed(1)} %)`);
+    console.log(`reload (SIGHUP to "Reloaded"), median of ${reloads.length}: ${median(reloads).toFixed(1)} ms (${reloads.map((x) => x.toFixed(1)).join(' ')})`);
+  } finally {
+    await Promise.all([off.stop(), on.stop()]);
+    await upstream.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
