@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { parseAdminAddress } from './admin.js';
 import { parseContextList } from './cluster-path.js';
 import { clustersKubeconfig, runCommand } from './command-mode.js';
+import { applyConfigFile, flagKinds, loadConfigFile, type ConfigFile } from './config-file.js';
 import { parseAllowOrigins } from './browser.js';
 import { UserError } from './errors.js';
 import { DEFAULT_HOST_ACCEPT_RE, DEFAULT_METHOD_REJECT_RE, DEFAULT_PATH_ACCEPT_RE, DEFAULT_PATH_REJECT_RE } from './filter/filter.js';
@@ -159,6 +160,16 @@ export function normalizeArgv(argv: string[]): string[] {
   return out;
 }
 
+/** `--bool=false` spellings, which normalizeArgv drops: the command line still gave them. */
+function givenFalse(argv: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const a of argv) {
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0 && BOOL_FLAGS.has(a.slice(0, eq)) && !parseGoBool(a.slice(0, eq), a.slice(eq + 1))) out.add(a.slice(2, eq));
+  }
+  return out;
+}
+
 function buildCommand(): Command {
   const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
   return new Command('kproxy')
@@ -237,6 +248,13 @@ export function parseArgs(argv: string[]): ParseResult {
   const o = cmd.opts<Record<string, string | boolean | string[] | undefined>>();
   if (o.help) return { kind: 'help' };
   if (o.version) return { kind: 'version' };
+  // ---- --config (config-file.ts): the file fills in what the command line did not give ----
+  let file: ConfigFile | undefined;
+  if (o.config) {
+    file = loadConfigFile(o.config as string, flagKinds(cmd, new Set(['as-group'])));
+    applyConfigFile(cmd, file, givenFalse(own));
+    Object.assign(o, cmd.opts());
+  }
   const str = (k: string) => o[k] as string | undefined;
   const verbosity = Number(str('v'));
   if (!Number.isInteger(verbosity) || verbosity < 0) throw new UsageError(`invalid argument "${str('v')}" for "-v, --v" flag: must be a whole number`);
@@ -262,7 +280,7 @@ export function parseArgs(argv: string[]): ParseResult {
     upstreamHttp2: o.upstreamHttp2 === true,
     allowOrigins: [...parseAllowOrigins(str('allowOrigins')!).allowOrigins],
     authToken: str('authToken')!,
-    portGiven: cmd.getOptionValueSource('port') === 'cli',
+    portGiven: cmd.getOptionValueSource('port') === 'cli' || cmd.getOptionValueSource('port') === 'config',
     config: {
       kubeconfig: str('kubeconfig'),
       context: str('context'),
@@ -283,9 +301,9 @@ export function parseArgs(argv: string[]): ParseResult {
       disableCompression: o.disableCompression === true ? true : undefined,
     },
     command,
-    contexts: parseContextList(str('contexts')!),
+    contexts: fileContexts(cmd, file) ?? parseContextList(str('contexts')!),
     allContexts: o.allContexts === true,
-    contextRules: {},
+    contextRules: file?.contexts?.rules ?? {},
     adminAddress: str('adminAddress')!,
     configFile: str('config')!,
   };
@@ -298,6 +316,13 @@ export function parseArgs(argv: string[]): ParseResult {
     throw new UsageError(`--www-prefix and --api-prefix are both "${flags.apiPrefix}": static files and the API need different prefixes`);
   }
   return { kind: 'run', flags, ignored: cmd.args };
+}
+
+/** The config file's `contexts` names, unless the command line chose the contexts itself. */
+function fileContexts(cmd: Command, file: ConfigFile | undefined): string[] | undefined {
+  if (!file?.contexts) return undefined;
+  if (cmd.getOptionValueSource('contexts') === 'cli' || cmd.getOptionValueSource('allContexts') === 'cli') return undefined;
+  return file.contexts.names;
 }
 
 function fail(message: string): never {
