@@ -159,18 +159,21 @@ export function startAdmin(opts: AdminOptions): Promise<Admin> {
 /** --admin-address: the metrics the handlers record into, and the listener that serves them. */
 export async function openAdmin(address: string, serving: () => Serving, appendServerPath: boolean): Promise<{ metrics: Metrics; admin: Admin }> {
   const metrics = await createMetrics({
-    defaultCluster: () => serving().contextName,
+    defaultCluster: () => {
+      const s = serving();
+      return s.clusters ? '' : s.single.cfg.contextName;
+    },
     connections: () => {
       const s = serving();
       const out: Array<{ cluster: string; protocol: string; count: number }> = [];
-      for (const d of s.destinations) for (const c of d.connections()) out.push({ cluster: s.clusters ? d.cfg.contextName : s.contextName, ...c });
+      for (const d of s.destinations) for (const c of d.connections()) out.push({ cluster: d.cfg.contextName, ...c });
       return out;
     },
   });
   const targets = (): ReadyTarget[] => {
     const s = serving();
     if (s.clusters) return [...s.clusters.values()].map((c) => ({ name: c.name, ctx: c.ctx, serverPath: c.serverPath }));
-    return [{ name: s.contextName, ctx: s.single.ctx, serverPath: appendServerPath ? s.single.upstream.serverPath : undefined }];
+    return [{ name: s.single.cfg.contextName, ctx: s.single.ctx, serverPath: appendServerPath ? s.single.upstream.serverPath : undefined }];
   };
   const admin = await startAdmin({ address, metrics, targets });
   observeRefreshes((kind, ok) => metrics.credentialRefresh(kind, ok));

@@ -27,6 +27,7 @@ import {
   type ProxyFlags,
 } from './options.js';
 import { createProxy, startupLine, type Running } from './proxy.js';
+import { startReloader } from './reload.js';
 import { STREAM_HWM } from './upstream.js';
 import { VERSION } from './version.js';
 
@@ -325,6 +326,13 @@ function fileContexts(cmd: Command, file: ConfigFile | undefined): string[] | un
   return file.contexts.names;
 }
 
+/** The command line read again for a reload: the config file is read anew. */
+function reparse(argv: string[]): ProxyFlags {
+  const r = parseArgs(argv);
+  if (r.kind !== 'run') throw new UsageError('the command line no longer starts a proxy');
+  return r.flags;
+}
+
 function fail(message: string): never {
   // kubectl prints its configuration errors without the `error: ` prefix.
   process.stderr.write(message.startsWith('Error in configuration:') ? `${message}\n` : `error: ${message}\n`);
@@ -374,10 +382,14 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(status);
   }
   process.stdout.write(startupLine(running, flags.output));
+  // ---- --config: live reload (reload.ts) on SIGHUP and on changes of the files in use ----
+  const reloader = flags.configFile !== '' ? startReloader(flags, () => reparse(argv), { reload: (parse) => running.reload(parse), files: () => running.served().files }) : undefined;
+  if (reloader) process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
     stopping = true;
+    reloader?.close();
     running.close().finally(() => process.exit(0));
   };
   process.on('SIGINT', stop);

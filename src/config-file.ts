@@ -2,12 +2,13 @@
 // (`port: 8011`, `reject-methods: '^POST$'`, `all-contexts: true`, `as-group: [a, b]`), and
 // `contexts:` as a list whose entries are a context name or a mapping with `name` and that
 // context's own filter rules (`accept-paths`, `reject-paths`, `reject-methods`). Relative paths
-// are read from the file's folder. The command line wins over the file, the file over the
+// are read from the file's folder, `~/` from the home folder. The command line wins over the file, the file over the
 // defaults (cli.ts applies it). Every mistake is one line naming the file, the line and the key,
 // and nothing starts. Parsing is pure; only loadConfigFile reads the file.
 
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
 import { parseAdminAddress } from './admin.js';
 import { parseAllowOrigins } from './browser.js';
@@ -62,8 +63,15 @@ function checkValue(key: string, v: string): void {
   else VALUE_CHECKS[key]?.(v);
 }
 
+/** A path flag's value: `~/` is the home folder, a relative path is read from the file's folder. */
+function filePath(key: string, s: string, base: string, home: string): string {
+  if (s === '' || s === '-' || (key === 'auth-token' && s === 'auto')) return s;
+  if (s === '~' || s.startsWith('~/')) return join(home, s.slice(1));
+  return isAbsolute(s) ? s : resolve(base, s);
+}
+
 /** Parses the YAML text of `path` against the flags the command line knows. */
-export function parseConfigFile(text: string, path: string, flags: ReadonlyMap<string, FlagKind>): ConfigFile {
+export function parseConfigFile(text: string, path: string, flags: ReadonlyMap<string, FlagKind>, home = homedir()): ConfigFile {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   const lineOf = (n: Node | null | undefined): number => (n?.range ? lc.linePos(n.range[0]).line : 1);
@@ -104,7 +112,7 @@ export function parseConfigFile(text: string, path: string, flags: ReadonlyMap<s
       } catch (err) {
         bad((err as Error).message);
       }
-      value = PATH_KEYS.has(key) && s !== '' && s !== '-' && !(key === 'auth-token' && s === 'auto') && !isAbsolute(s) ? resolve(base, s) : s;
+      value = PATH_KEYS.has(key) ? filePath(key, s, base, home) : s;
     }
     out.values.set(key, value);
   }

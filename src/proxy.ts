@@ -31,6 +31,11 @@ export interface Running {
   served(): Serving;
   /** --admin-address: where /healthz, /readyz and /metrics are served. */
   adminAddress?: string;
+  /**
+   * Serves the flags `parse` gives from now on (rules, kubeconfig, credentials, contexts); what
+   * is under way keeps what it started with. Throws and changes nothing when it cannot.
+   */
+  reload(parse: () => ProxyFlags): Promise<ProxyFlags>;
   /** Loads what the first request needs, once the start-up line is out. */
   warm(): void;
   /** Graceful stop: see lifecycle.ts. */
@@ -77,6 +82,7 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
   };
   applyServing(handlerOptions, serving, flags);
   let current = serving;
+  const pinned = serving.clusters ? undefined : serving.contextName;
   let l: Listening;
   let own: { metrics: Metrics; admin: Admin } | undefined;
   try {
@@ -98,6 +104,28 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
     uiURL: base !== undefined && flags.www !== '' ? base + flags.wwwPrefix + (accessToken ? `?${TOKEN_COOKIE}=${accessToken.value}` : '') : undefined,
     served: () => current,
     adminAddress: own?.admin.address,
+    async reload(parse) {
+      // ---- live reload (reload.ts): build beside the running configuration, then swap ----
+      let s: Serving;
+      let next: ProxyFlags;
+      try {
+        next = parse();
+        log.setVerbosity(next.verbosity);
+        // Single context: the one it started with, unless the configuration now names one.
+        s = openServing(next, env, pinned);
+      } catch (err) {
+        own?.metrics.reload(false);
+        throw err;
+      }
+      const old = current;
+      current = s;
+      applyServing(handlerOptions, s, next);
+      handlerOptions.browser = next.disableFilter ? undefined : { allowOrigins: new Set(next.allowOrigins) };
+      handlerOptions.keepaliveMs = next.keepaliveMs;
+      own?.metrics.reload(true);
+      for (const d of old.destinations) void d.retire();
+      return next;
+    },
     warm: () => {
       for (const d of current.destinations) d.upstream.warm();
     },

@@ -107,7 +107,9 @@ export function openServing(flags: ProxyFlags, env: NodeJS.ProcessEnv, pin?: str
     warnConfig(cfg, '');
     const single = openDestination(cfg, destOpts);
     warnServerPath(flags, single.upstream.serverPath, '');
-    return { filter, single, clusters: undefined, files, contextName: cfg.contextName, destinations: [single] };
+    // A pod's service account (kubeconfig/load.ts) is no kubeconfig context: nothing to pin.
+    const inCluster = cfg.contextName === 'in-cluster' && cfg.userOrigin === undefined;
+    return { filter, single, clusters: undefined, files, contextName: inCluster ? '' : cfg.contextName, destinations: [single] };
   }
 
   const loaded = loadKubeconfig({ ...(flags.config.kubeconfig ? { explicitPath: flags.config.kubeconfig } : {}), env, home: homedir() });

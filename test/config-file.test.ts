@@ -35,6 +35,7 @@ describe('parseConfigFile', () => {
     ['one string for a list', 'as-group: a\n', { 'as-group': ['a'] }],
     ['relative paths from the file folder', 'kubeconfig: kc.yaml\naccess-log: "-"\nauth-token: auto\n', { kubeconfig: '/etc/kproxy/kc.yaml', 'access-log': '-', 'auth-token': 'auto' }],
     ['absolute paths kept', 'kubeconfig: /x/kc\n', { kubeconfig: '/x/kc' }],
+    ['~/ is the home folder', 'kubeconfig: ~/.kube/config\n', { kubeconfig: '/home/me/.kube/config' }],
     [
       'contexts with rules',
       'contexts:\n  - a\n  - name: "arn:aws:eks:r:1:cluster/prod"\n    reject-methods: "^POST$,^DELETE$"\n    reject-paths: "^/api/.*/secrets"\n',
@@ -44,7 +45,7 @@ describe('parseConfigFile', () => {
   ];
   for (const [label, text, values, contexts] of ok) {
     test(label, () => {
-      const f = parseConfigFile(text, '/etc/kproxy/kproxy.yaml', FLAGS);
+      const f = parseConfigFile(text, '/etc/kproxy/kproxy.yaml', FLAGS, '/home/me');
       assert.deepEqual(Object.fromEntries(f.values), values);
       assert.deepEqual(f.contexts, contexts);
     });
