@@ -174,10 +174,18 @@ function filtered(
 
 const CLUSTERS: Verdict = { decision: 'local', rule: 'clusters' };
 
+function hostRefused(): Admission {
+  return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched', kind: 'accept-hosts' } };
+}
+
 /** --contexts: the list, or the named cluster's filter and destination (cluster-path.ts). */
 function admitCluster(served: ReadonlyMap<string, ServedCluster>, opts: AdmitOptions, method: string, target: string, hostHeader: string): Admission {
   const base = clusterBase(opts.mounts.apiPrefix);
   const p = pickCluster(target, base, served);
+  if (p.kind !== 'cluster' && opts.filter && !hostAccepted(opts.filter, extractHost(hostHeader))) {
+    // The list and the 404s name the served contexts: not for a page that rebinds its name here.
+    return hostRefused();
+  }
   const answer = (a: LocalAnswer): Admission => ({ kind: 'answer', answer: a, verdict: CLUSTERS });
   switch (p.kind) {
     case 'list':
@@ -205,7 +213,7 @@ function applyFilter(
     // kubectl does not filter static files, so DNS rebinding can read them; kproxy checks Host.
     if (!hostAccepted(filter, host)) {
       if (log.enabled(3)) log.info(3, `Filter rejecting ${method} ${opts.mounts.staticPrefix}${r.path.slice(1)} ${host}`);
-      return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched', kind: 'accept-hosts' } };
+      return hostRefused();
     }
     return { kind: 'static', path: r.path, verdict: HOST_CHECK };
   }
