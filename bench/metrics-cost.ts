@@ -1,7 +1,7 @@
-// What --admin-address costs per request: kproxy's CPU time per small GET with metrics off and
-// on, against the benchmark upstream, interleaved (off, on, on, off, ...) so that drift falls on
-// both, and the median of each reported. Also how long a reload takes (SIGHUP to the reload
-// line). Never part of `npm test`.
+// What --admin-address costs per request: the recording hooks alone, in this process; then
+// kproxy's CPU time per small GET without metrics, again without (a control: the noise floor),
+// and with, against the benchmark upstream, in rotated order, medians reported. Also how long a
+// reload takes (SIGHUP to the reload line). Never part of `npm test`.
 //
 //   npm run build && node dist/bench/metrics-cost.js [--rounds=6] [--seconds=4] [--concurrency=8]
 
@@ -93,31 +93,38 @@ async function main(): Promise<void> {
   const kubeconfig = writeKubeconfig(dir, { server: `https://127.0.0.1:${upstream.port}`, caFile: files.ca, token });
   const config = join(dir, 'kproxy.yaml');
   writeFileSync(config, 'reject-methods: "^TRACE$"\n');
-  const off = await startProxy(proxyCommand('kproxy', kubeconfig, '', [], [`--config=${config}`]));
-  const on = await startProxy(proxyCommand('kproxy', kubeconfig, '', [], [`--config=${config}`, '--admin-address=127.0.0.1:0']));
+  // Two identical proxies without metrics: their difference is what this machine's noise and
+  // the order of runs make of nothing, the floor any difference with metrics must clear.
+  const procs = {
+    off: await startProxy(proxyCommand('kproxy', kubeconfig, '', [], [`--config=${config}`])),
+    control: await startProxy(proxyCommand('kproxy', kubeconfig, '', [], [`--config=${config}`])),
+    on: await startProxy(proxyCommand('kproxy', kubeconfig, '', [], [`--config=${config}`, '--admin-address=127.0.0.1:0'])),
+  };
+  const names = ['off', 'control', 'on'] as const;
   try {
-    // Warm both (JIT, pools) before anything is counted.
-    await measure(off);
-    await measure(on);
-    const results = { off: [] as number[], on: [] as number[], rpsOff: [] as number[], rpsOn: [] as number[] };
+    for (const n of names) await measure(procs[n]); // JIT and pools warm before anything counts
+    const us = { off: [] as number[], control: [] as number[], on: [] as number[] };
+    const rps = { off: [] as number[], control: [] as number[], on: [] as number[] };
     for (let r = 0; r < ROUNDS; r++) {
-      for (const [which, p] of r % 2 === 0 ? ([['off', off], ['on', on]] as const) : ([['on', on], ['off', off]] as const)) {
-        const m = await measure(p);
-        results[which].push(m.usPerRequest);
-        results[which === 'off' ? 'rpsOff' : 'rpsOn'].push(m.rps);
+      for (let i = 0; i < names.length; i++) {
+        const n = names[(i + r) % names.length]!;
+        const m = await measure(procs[n]);
+        us[n].push(m.usPerRequest);
+        rps[n].push(m.rps);
       }
     }
     const reloads: number[] = [];
-    for (let i = 0; i < 5; i++) reloads.push(await reloadMs(off));
-    const mOff = median(results.off);
-    const mOn = median(results.on);
-    console.log(`small GET, concurrency ${CONCURRENCY}, ${ROUNDS} rounds of ${DURATION_MS / 1000} s each, medians:`);
-    console.log(`  metrics off: ${mOff.toFixed(1)} µs CPU/request, ${median(results.rpsOff).toFixed(0)} req/s   (rounds: ${results.off.map((x) => x.toFixed(1)).join(' ')})`);
-    console.log(`  metrics on:  ${mOn.toFixed(1)} µs CPU/request, ${median(results.rpsOn).toFixed(0)} req/s   (rounds: ${results.on.map((x) => x.toFixed(1)).join(' ')})`);
-    console.log(`  difference:  ${(mOn - mOff).toFixed(1)} µs/request (${(((mOn - mOff) / mOff) * 100).toFixed(1)} %)`);
+    for (let i = 0; i < 5; i++) reloads.push(await reloadMs(procs.off));
+    const med = (n: (typeof names)[number]) => median(us[n]);
+    console.log(`small GET, concurrency ${CONCURRENCY}, ${ROUNDS} rounds of ${DURATION_MS / 1000} s each, order rotated, medians:`);
+    for (const n of names) {
+      console.log(`  ${n.padEnd(8)} ${med(n).toFixed(1)} µs CPU/request, ${median(rps[n]).toFixed(0)} req/s   (rounds: ${us[n].map((x) => x.toFixed(1)).join(' ')})`);
+    }
+    console.log(`  metrics on - off:       ${(med('on') - med('off')).toFixed(1)} µs/request`);
+    console.log(`  control - off (noise):  ${(med('control') - med('off')).toFixed(1)} µs/request`);
     console.log(`reload (SIGHUP to "Reloaded"), median of ${reloads.length}: ${median(reloads).toFixed(1)} ms (${reloads.map((x) => x.toFixed(1)).join(' ')})`);
   } finally {
-    await Promise.all([off.stop(), on.stop()]);
+    await Promise.all(names.map((n) => procs[n].stop()));
     await upstream.stop();
     rmSync(dir, { recursive: true, force: true });
   }
