@@ -1,5 +1,6 @@
 // Several clusters on one port (--contexts, --all-contexts), end to end: two fake API servers
-// with different credentials (a static token, and an exec plugin) behind one kproxy, reached as
+// with different credentials (a static token, and an exec plugin) and routes (direct, and
+// through the HTTP CONNECT proxy of its kubeconfig's proxy-url) behind one kproxy, reached as
 // /clusters/<context>/ with context names holding '/', '@' and ':' as EKS and kind names do;
 // GET /clusters; unknown contexts; the filter on the path after the prefix; the access log's
 // context; and -- mode, whose kubeconfig the real kubectl and the Python kubernetes client use.
@@ -11,6 +12,7 @@ import { startKubeApi, type KubeApi } from './helpers/kube-api.js';
 import { request } from './helpers/http.js';
 import { tempDir, writeContextsKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
+import { startConnectProxy, type TestProxy } from './helpers/proxies.js';
 import { execCredentialJson, writePlugin } from './helpers/plugins.js';
 import { findKubectl, kubectlMissing, runKproxy, startKproxy, type Running } from './helpers/proc.js';
 
@@ -34,6 +36,7 @@ const PYTHON = ['python3', '/usr/bin/python3'].find((py) => {
 let pki: Pki;
 let apiA: KubeApi;
 let apiB: KubeApi;
+let connectProxy: TestProxy;
 let dir: TempDir;
 let kubeconfig: string;
 const running = new Set<Running>();
@@ -48,13 +51,20 @@ before(async () => {
   pki = await makePki();
   apiA = await startKubeApi({ pki, tokens: [TOKEN_A] });
   apiB = await startKubeApi({ pki, tokens: [TOKEN_B] });
+  connectProxy = await startConnectProxy();
   dir = tempDir('kproxy-clusters');
   const plugin = writePlugin(dir.path, 'kind-auth', { runs: [execCredentialJson({ token: TOKEN_B })] });
   kubeconfig = writeContextsKubeconfig(
     dir.path,
     [
       { name: EKS, server: apiA.url, caData: pki.ca, token: TOKEN_A },
-      { name: KIND, server: apiB.url, caData: pki.ca, exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin.path, interactiveMode: 'Never' } },
+      {
+        name: KIND,
+        server: apiB.url,
+        caData: pki.ca,
+        proxyUrl: connectProxy.url,
+        exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin.path, interactiveMode: 'Never' },
+      },
       // Served by --all-contexts only; its server is never reached.
       { name: OTHER, server: 'https://127.0.0.1:9', caData: pki.ca, token: 'unused' },
     ],
@@ -66,6 +76,7 @@ after(async () => {
   await Promise.all([...running].map((p) => p.stop()));
   await apiA?.close();
   await apiB?.close();
+  await connectProxy?.close();
   dir?.cleanup();
 });
 
@@ -86,15 +97,18 @@ describe('--contexts', () => {
     for (const secret of [TOKEN_A, TOKEN_B, 'unused']) assert.ok(!r.text().includes(secret));
   });
 
-  test('each context reaches its own server with its own credential', async () => {
+  test('each context reaches its own server with its own credential and route', async () => {
     apiA.reset();
     apiB.reset();
+    connectProxy.reset();
     const a = await request(`${p.url}/clusters/${encodeURIComponent(EKS)}${PODS}?limit=1`);
     assert.equal(a.status, 200, a.text());
     const b = await request(`${p.url}/clusters/${encodeURIComponent(KIND)}${PODS}`);
     assert.equal(b.status, 200, b.text());
     assert.deepEqual(apiA.requests.map((r) => [r.target, r.headers.authorization]), [[`${PODS}?limit=1`, `Bearer ${TOKEN_A}`]]);
     assert.deepEqual(apiB.requests.map((r) => [r.target, r.headers.authorization]), [[PODS, `Bearer ${TOKEN_B}`]]);
+    // Only the second context's kubeconfig names the proxy.
+    assert.deepEqual(connectProxy.records.map((r) => [r.kind, r.target, r.status]), [['connect', `127.0.0.1:${apiB.port}`, 200]]);
   });
 
   test('the unescaped spelling client-go sends reaches the same context', async () => {

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
 import { makePod, startKubeApi, type KubeApi } from './helpers/kube-api.js';
 import { openStream, request, type StreamResponse } from './helpers/http.js';
 import { tempDir, writeContextsKubeconfig, type TempDir } from './helpers/kubeconfig.js';
@@ -155,6 +157,62 @@ describe('reload of the served contexts', () => {
       assert.equal((await request(`${p.url}/clusters/ctx-b/version`)).status, 403);
       assert.equal((await request(`${p.url}/clusters/ctx-b${PODS}`)).status, 200);
     } finally {
+      await p.stop();
+    }
+  });
+});
+
+describe('sessions under way across a reload', () => {
+  const EXEC = `${PODS}/web-1/exec?command=cat&stdin=true&stdout=true`;
+  const LOG = `${PODS}/web-1/log?follow=true`;
+
+  /** Resolves with the status of an exec upgrade that kproxy or the API server refused. */
+  function refusedStatus(url: string): Promise<number> {
+    const ws = new WebSocket(url, ['v5.channel.k8s.io']);
+    return new Promise<number>((resolve, reject) => {
+      ws.once('unexpected-response', (_req: ClientRequest, r: IncomingMessage) => {
+        r.resume();
+        resolve(r.statusCode ?? 0);
+      });
+      ws.once('open', () => reject(new Error('exec upgrade was opened')));
+      ws.once('error', () => {});
+    }).finally(() => ws.terminate());
+  }
+
+  test('an exec session and a log follow go on with what they started with; new ones meet the new rules', async () => {
+    writeKubeconfig('ta1', 'ctx-a');
+    writeConfig(['reject-paths: "^/api/.*/pods/.*/attach"']);
+    const p = await startKproxy([`--config=${config}`, '--port=0']);
+    const ws = new WebSocket(`ws://127.0.0.1:${p.port}${EXEC}`, ['v5.channel.k8s.io']);
+    let follow: StreamResponse | undefined;
+    try {
+      const out: Buffer[] = [];
+      ws.on('message', (d: Buffer) => out.push(d));
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      follow = await openStream(`${p.url}${LOG}`);
+      await apiA.waitForLogFollowers(1);
+
+      writeConfig(['reject-paths: "^/api/.*/pods/.*/attach,^/api/.*/pods/.*/exec,^/api/.*/pods/.*/log"']);
+      await nth(p, 'Reloaded the configuration', 1);
+      assert.equal(await refusedStatus(`ws://127.0.0.1:${p.port}${EXEC}`), 403);
+      assert.equal((await request(`${p.url}${LOG}`)).status, 403);
+
+      // stdin (channel 0) comes back on stdout (channel 1) through the session opened before.
+      const echoed = new Promise<void>((resolve) => {
+        ws.on('message', () => {
+          if (Buffer.concat(out).includes('still here')) resolve();
+        });
+      });
+      ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('still here')]));
+      await echoed;
+      apiA.logLine('log after reload\n');
+      await follow.waitFor('log after reload');
+    } finally {
+      ws.terminate();
+      follow?.close();
       await p.stop();
     }
   });

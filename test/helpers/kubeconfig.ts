@@ -142,6 +142,7 @@ export interface ContextSpec {
   token?: string;
   /** Raw `exec` stanza. */
   exec?: Record<string, unknown>;
+  proxyUrl?: string;
 }
 
 /** A kubeconfig with several contexts (clusters `c-<i>`, users `u-<i>`), mode 0600. */
@@ -151,7 +152,11 @@ export function writeContextsKubeconfig(dir: string, contexts: ContextSpec[], cu
     kind: 'Config',
     clusters: contexts.map((c, i) => ({
       name: `c-${i}`,
-      cluster: { server: c.server, ...(c.caData !== undefined ? { 'certificate-authority-data': b64(c.caData) } : {}) },
+      cluster: {
+        server: c.server,
+        ...(c.caData !== undefined ? { 'certificate-authority-data': b64(c.caData) } : {}),
+        ...(c.proxyUrl !== undefined ? { 'proxy-url': c.proxyUrl } : {}),
+      },
     })),
     users: contexts.map((c, i) => ({ name: `u-${i}`, user: { ...(c.token !== undefined ? { token: c.token } : {}), ...(c.exec !== undefined ? { exec: c.exec } : {}) } })),
     contexts: contexts.map((c, i) => ({ name: c.name, context: { cluster: `c-${i}`, user: `u-${i}` } })),
