@@ -9,6 +9,12 @@ import type { UpstreamRequestContext } from './outgoing.js';
 import { createUpstream, type Upstream } from './upstream.js';
 import { VERSION } from './version.js';
 
+/**
+ * After a reload, how long a replaced destination still takes new dispatches: a request admitted
+ * just before the swap may still be waiting for a credential (an exec plugin) when it happens.
+ */
+export const RETIRE_GRACE_MS = 30_000;
+
 export const USER_AGENT = `kproxy/${VERSION} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch})`;
 
 export interface Destination {
@@ -21,11 +27,11 @@ export interface Destination {
   /** Open pooled connections by protocol, read by /metrics. */
   connections(): Array<{ protocol: string; count: number }>;
   /**
-   * After a reload: nothing new is sent here; requests already on the pools (watches, log
-   * follows) finish, then everything is closed. Upgraded sessions have their own connections
-   * and are not affected.
+   * After a reload: no new request is routed here; after RETIRE_GRACE_MS the pools close once
+   * the requests on them (watches, log follows) are done, then everything is closed. Upgraded
+   * sessions have their own connections and are not affected. `close()` still ends it at once.
    */
-  retire(): Promise<void>;
+  retire(graceMs?: number): Promise<void>;
 }
 
 export interface DestinationOptions {
@@ -73,11 +79,14 @@ export function openDestination(cfg: ResolvedConfig, opts: DestinationOptions): 
       if (opts.http2 && upstream.isTLS) out.push({ protocol: 'h2', count: upstream.poolFor('GET', '/?watch=true').stats.connected });
       return out;
     },
-    retire() {
-      // A pool's close() waits for the requests it carries; the watch pool exists only with
-      // --upstream-http2. Asking for a pool makes it if absent, which opens no connection.
-      const pools = new Set([upstream.poolFor('GET', '/'), upstream.poolFor('GET', '/?watch=true')]);
-      return (retired ??= Promise.all([...pools].map((p) => p.close().catch(() => {}))).then(close));
+    retire(graceMs = RETIRE_GRACE_MS) {
+      retired ??= new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()).then(() => {
+        // A pool's close() waits for the requests it carries; the watch pool exists only with
+        // --upstream-http2. Asking for a pool makes it if absent, which opens no connection.
+        const pools = new Set([upstream.poolFor('GET', '/'), upstream.poolFor('GET', '/?watch=true')]);
+        return Promise.all([...pools].map((p) => p.close().catch(() => {}))).then(close);
+      });
+      return retired;
     },
   };
 }

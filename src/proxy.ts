@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { loadAccessToken, TOKEN_COOKIE, type AccessToken } from './access-token.js';
 import { createAccessLog } from './accesslog.js';
+import type { Destination } from './destination.js';
 import { openAdmin, type Admin } from './admin.js';
 import { fileError } from './errors.js';
 import { createHandler, createUpgradeHandler, type HandlerOptions } from './handlers.js';
@@ -83,6 +84,8 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
   applyServing(handlerOptions, serving, flags);
   let current = serving;
   const pinned = serving.clusters ? undefined : serving.contextName;
+  /** Destinations replaced by a reload, finishing what they carry. */
+  const retiring = new Set<Destination>();
   let l: Listening;
   let own: { metrics: Metrics; admin: Admin } | undefined;
   try {
@@ -123,7 +126,10 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
       handlerOptions.browser = next.disableFilter ? undefined : { allowOrigins: new Set(next.allowOrigins) };
       handlerOptions.keepaliveMs = next.keepaliveMs;
       own?.metrics.reload(true);
-      for (const d of old.destinations) void d.retire();
+      for (const d of old.destinations) {
+        retiring.add(d);
+        void d.retire().finally(() => retiring.delete(d));
+      }
       return next;
     },
     warm: () => {
@@ -134,6 +140,7 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
       await l.close(() => inflight.drain(graceMs));
       await own?.admin.close();
       await closeServing(current);
+      await Promise.all([...retiring].map((d) => d.close()));
       await accessLog?.close();
     },
   };
