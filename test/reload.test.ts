@@ -16,6 +16,9 @@ import { tempDir, writeContextsKubeconfig, type TempDir } from './helpers/kubeco
 import { makePki, type Pki } from './helpers/pki.js';
 import { startKproxy, type Running } from './helpers/proc.js';
 import { parsePrometheusText, sampleValue } from './helpers/prom-text.js';
+import { parseArgs } from '../src/cli.js';
+import type { ProxyFlags } from '../src/options.js';
+import { restartOnlyChanges } from '../src/reload.js';
 
 const PODS = '/api/v1/namespaces/default/pods';
 
@@ -60,6 +63,20 @@ after(async () => {
   await apiA?.close();
   await apiB?.close();
   dir?.cleanup();
+});
+
+describe('what a reload cannot change', () => {
+  const flags = (argv: string[]): ProxyFlags => (parseArgs(argv) as { flags: ProxyFlags }).flags;
+  const rows: Array<[string[], string[], string[]]> = [
+    [[], ['--reject-paths=^/x', '--context=b', '--contexts=a', '--upstream-http2', '-v=4', '--keepalive=5s'], []],
+    [[], ['--port=9000', '--address=0.0.0.0'], ['port', 'address']],
+    [[], ['--api-prefix=/k8s/', '--www=/srv', '--www-prefix=/s/'], ['api-prefix', 'www', 'www-prefix']],
+    [[], ['--auth-token=auto', '--admin-address=127.0.0.1:0', '--access-log=-', '--access-log-format=json', '-o=json'], ['auth-token', 'admin-address', 'access-log', 'access-log-format', 'output']],
+    [['--unix-socket=/tmp/a.sock'], ['--unix-socket=/tmp/b.sock'], ['unix-socket']],
+  ];
+  for (const [base, changed, want] of rows) {
+    test(changed.join(' '), () => assert.deepEqual(restartOnlyChanges(flags(base), flags([...base, ...changed])), want));
+  }
 });
 
 describe('reload of one context', () => {
