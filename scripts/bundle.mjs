@@ -3,7 +3,8 @@
 // installed package has no checkout to ask.
 //
 // Modules loaded at run time with createRequire (re2-wasm with its .wasm file, undici's pool,
-// send, socks) stay outside the bundle: they are the package's `dependencies`.
+// send, socks) or import() (prom-client, only with --admin-address) stay outside the bundle:
+// they are the package's `dependencies`.
 
 import { build } from 'esbuild';
 import { buildInfoDefine, root } from './build-info.mjs';
@@ -15,7 +16,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  external: ['re2-wasm'],
+  external: ['re2-wasm', 'prom-client'],
   logLevel: 'warning',
   banner: { js: "import { createRequire as __kproxyRequire } from 'node:module'; const require = __kproxyRequire(import.meta.url);" },
   define: buildInfoDefine(),

@@ -11,7 +11,7 @@ import * as log from './log.js';
 export type AccessLogFormat = 'text' | 'json';
 
 /** decision: accept / reject, or local for answers the router gives itself (redirects, 404, 400); rule: the pattern (or reason) that decided. */
-export type AccessEntry = { method: string; path: string } & Verdict;
+export type AccessEntry = { method: string; path: string; /** --contexts: the context it went to. */ context?: string } & Verdict;
 
 export interface AccessLog {
   /** Starts timing a request; the line is written when its response is done. */
@@ -51,7 +51,7 @@ export function createAccessLog(dest: string, format: AccessLogFormat): AccessLo
     if (format === 'json') out.write(JSON.stringify(fields) + '\n');
     else
       out.write(
-        `${fields.time} ${fields.method} ${JSON.stringify(fields.path)} ${fields.status} ${fields.bytes} ${fields.durationMs}ms ${fields.decision} ${JSON.stringify(fields.rule)}\n`,
+        `${fields.time} ${fields.method} ${JSON.stringify(fields.path)} ${fields.status} ${fields.bytes} ${fields.durationMs}ms ${fields.decision} ${JSON.stringify(fields.rule)}${fields.context !== undefined ? ` context=${JSON.stringify(fields.context)}` : ''}\n`,
       );
   };
   return {
@@ -79,6 +79,7 @@ export function createAccessLog(dest: string, format: AccessLogFormat): AccessLo
           durationMs: Number((process.hrtime.bigint() - start) / 1000n) / 1000,
           decision: entry.decision,
           rule: entry.rule,
+          context: entry.context,
         });
       });
     },
@@ -94,6 +95,7 @@ export function createAccessLog(dest: string, format: AccessLogFormat): AccessLo
           durationMs: Number((process.hrtime.bigint() - start) / 1000n) / 1000,
           decision: entry.decision,
           rule: entry.rule,
+          context: entry.context,
         });
       });
     },

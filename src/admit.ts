@@ -5,8 +5,21 @@
 // `forward`. Pure: it takes the request line and headers as plain data, and is tested as a table.
 
 import { checkToken, tokenCookie, type AccessToken } from './access-token.js';
-import { FORBIDDEN, goBadRequest, NOT_FOUND, plainAnswer, redirectAnswer, type LocalAnswer } from './answers.js';
+import {
+  ambiguousClusterAnswer,
+  FORBIDDEN,
+  goBadRequest,
+  jsonAnswer,
+  METHOD_NOT_ALLOWED,
+  NOT_FOUND,
+  outsideClustersAnswer,
+  plainAnswer,
+  redirectAnswer,
+  unknownClusterAnswer,
+  type LocalAnswer,
+} from './answers.js';
 import { crossOriginRefusal, type BrowserPolicy } from './browser.js';
+import { clusterBase, clusterList, pickCluster, type ServedCluster } from './cluster-path.js';
 import { decide, extractHost, hostAccepted, type FilterRules } from './filter/filter.js';
 import { validHost } from './hostport.js';
 import * as log from './log.js';
@@ -37,12 +50,16 @@ export interface AdmitOptions {
   accessToken?: AccessToken;
   /** --read-only, --allow, --deny, --rules-file; undefined when none is set. */
   rules?: Rules;
+  /** --contexts / --all-contexts: the served clusters by context name, each with its own filter. */
+  clusters?: ReadonlyMap<string, ServedCluster>;
 }
 
 /** How the request was decided, for the access log: the pattern that matched, or why none did. */
 export interface Verdict {
   decision: 'accept' | 'reject' | 'local' | 'unfiltered';
   rule: string;
+  /** For a rejection: which kind of rule (reject-paths, auth-token, browser...), for metrics. */
+  kind?: string;
 }
 
 export type Admission = (
@@ -50,7 +67,7 @@ export type Admission = (
   | { kind: 'static'; path: string }
   /** `target` already carries the server path when --append-server-path is set. */
   | { kind: 'forward'; target: string }
-) & { verdict: Verdict };
+) & { verdict: Verdict; /** --contexts: the context the request named. */ cluster?: ServedCluster };
 
 const LOCAL: Verdict = { decision: 'local', rule: 'router' };
 const UNFILTERED: Verdict = { decision: 'unfiltered', rule: '--disable-filter' };
@@ -97,7 +114,7 @@ function declaresBody(raw: readonly string[]): boolean {
 
 function unauthorized(reason: string): Admission {
   const answer = plainAnswer(401, `Unauthorized: ${reason}\n`, { 'WWW-Authenticate': 'Bearer realm="kproxy"' });
-  return { kind: 'answer', answer, verdict: { decision: 'reject', rule: 'auth-token' } };
+  return { kind: 'answer', answer, verdict: { decision: 'reject', rule: 'auth-token', kind: 'auth-token' } };
 }
 
 export function admit(req: RequestHead, opts: AdmitOptions): Admission {
@@ -122,7 +139,7 @@ export function admit(req: RequestHead, opts: AdmitOptions): Admission {
     const refusal = crossOriginRefusal(method, req.rawHeaders, hostHeader, opts.browser);
     if (refusal) {
       if (log.enabled(3)) log.info(3, `Browser check rejecting ${method} ${req.url.split('?', 1)[0]}: ${refusal.rule}`);
-      return { kind: 'answer', answer: plainAnswer(403, refusal.message + '\n'), verdict: { decision: 'reject', rule: refusal.rule } };
+      return { kind: 'answer', answer: plainAnswer(403, refusal.message + '\n'), verdict: { decision: 'reject', rule: refusal.rule, kind: 'browser' } };
     }
   }
   if (opts.accessToken) {
@@ -133,7 +150,17 @@ export function admit(req: RequestHead, opts: AdmitOptions): Admission {
       return { kind: 'answer', answer, verdict: { decision: 'local', rule: 'auth-token cookie' } };
     }
   }
-  const filter = opts.filter;
+  if (opts.clusters && r.kind === 'api') return admitCluster(opts.clusters, opts, method, r.target, hostHeader);
+  return filtered(opts.filter, opts, method, r, hostHeader);
+}
+
+function filtered(
+  filter: FilterRules | undefined,
+  opts: AdmitOptions,
+  method: string,
+  r: { kind: 'static'; path: string } | { kind: 'api'; path: string; target: string },
+  hostHeader: string,
+): Admission {
   if (!filter) {
     if (r.kind === 'static') return { kind: 'static', path: r.path, verdict: UNFILTERED };
     return withRules(opts, method, r, UNFILTERED);
@@ -144,8 +171,38 @@ export function admit(req: RequestHead, opts: AdmitOptions): Admission {
     // decide() already refuses when RE2 cannot run; anything else the filter throws must
     // refuse too rather than let the request through.
     log.error(`Filter failed, rejecting ${method} request: ${(err as Error).message}`);
-    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'filter error' } };
+    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'filter error', kind: 'filter-error' } };
   }
+}
+
+const CLUSTERS: Verdict = { decision: 'local', rule: 'clusters' };
+
+function hostRefused(): Admission {
+  return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched', kind: 'accept-hosts' } };
+}
+
+/** --contexts: the list, or the named cluster's filter and destination (cluster-path.ts). */
+function admitCluster(served: ReadonlyMap<string, ServedCluster>, opts: AdmitOptions, method: string, target: string, hostHeader: string): Admission {
+  const base = clusterBase(opts.mounts.apiPrefix);
+  const p = pickCluster(target, base, served);
+  if (p.kind !== 'cluster' && opts.filter && !hostAccepted(opts.filter, extractHost(hostHeader))) {
+    // The list and the 404s name the served contexts: not for a page that rebinds its name here.
+    return hostRefused();
+  }
+  const answer = (a: LocalAnswer): Admission => ({ kind: 'answer', answer: a, verdict: CLUSTERS });
+  switch (p.kind) {
+    case 'list':
+      return answer(method === 'GET' || method === 'HEAD' ? jsonAnswer(200, clusterList(served.values(), base)) : METHOD_NOT_ALLOWED);
+    case 'outside':
+      return answer(outsideClustersAnswer(base));
+    case 'unknown':
+      return answer(unknownClusterAnswer(p.name, [...served.keys()]));
+    case 'ambiguous':
+      return answer(ambiguousClusterAnswer(p.names));
+  }
+  const a = filtered(p.cluster.filter, opts, method, { kind: 'api', path: p.path, target: p.target }, hostHeader);
+  a.cluster = p.cluster;
+  return a;
 }
 
 function applyFilter(
@@ -159,14 +216,14 @@ function applyFilter(
     // kubectl does not filter static files, so DNS rebinding can read them; kproxy checks Host.
     if (!hostAccepted(filter, host)) {
       if (log.enabled(3)) log.info(3, `Filter rejecting ${method} ${opts.mounts.staticPrefix}${r.path.slice(1)} ${host}`);
-      return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: 'no --accept-hosts pattern matched' } };
+      return hostRefused();
     }
     return { kind: 'static', path: r.path, verdict: HOST_CHECK };
   }
   const d = decide(filter, method, r.path, host);
   if (!d.accept) {
     if (log.enabled(3)) log.info(3, `Filter rejecting ${method} ${r.path} ${host}`);
-    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: d.rule } };
+    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: d.rule, kind: d.check } };
   }
   if (log.enabled(3)) log.info(3, `Filter accepting ${method} ${r.path} ${host}`);
   return withRules(opts, method, r, { decision: 'accept', rule: d.rule });
@@ -188,7 +245,7 @@ function withRules(opts: AdmitOptions, method: string, r: { path: string; target
   }
   if (!d.allow) {
     if (log.enabled(3)) log.info(3, `Rules rejecting ${method} ${r.path}: ${d.rule}`);
-    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: d.rule } };
+    return { kind: 'answer', answer: FORBIDDEN, verdict: { decision: 'reject', rule: d.rule, kind: 'rules' } };
   }
   return { kind: 'forward', target: r.target, verdict: { decision: verdict.decision, rule: `${verdict.rule}; ${d.rule}` } };
 }

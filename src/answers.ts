@@ -38,6 +38,29 @@ export function errorAnswer(message: string, status = 500): LocalAnswer {
 export const FORBIDDEN: LocalAnswer = plainAnswer(403, 'Forbidden\n');
 export const NOT_FOUND: LocalAnswer = plainAnswer(404, '404 page not found\n');
 
+// ---- --contexts / --all-contexts (cluster-path.ts) ----
+
+/** A JSON document kproxy answers itself (`GET /clusters`). */
+export function jsonAnswer(status: number, value: unknown): LocalAnswer {
+  const body = JSON.stringify(value) + '\n';
+  return { status, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) }, body };
+}
+
+export function unknownClusterAnswer(name: string, served: readonly string[]): LocalAnswer {
+  return plainAnswer(404, `404 context ${JSON.stringify(name)} is not served; served contexts: ${served.map((n) => JSON.stringify(n)).join(', ')}\n`);
+}
+
+export function ambiguousClusterAnswer(names: readonly string[]): LocalAnswer {
+  const list = names.map((n) => JSON.stringify(n)).join(' and ');
+  return plainAnswer(400, `400 Bad Request: the path names both ${list}; write "/" in the context name as %2F\n`);
+}
+
+export function outsideClustersAnswer(base: string): LocalAnswer {
+  return plainAnswer(404, `404 page not found: the API of each context is served under ${base}clusters/<context>/ (list: ${base}clusters)\n`);
+}
+
+export const METHOD_NOT_ALLOWED: LocalAnswer = plainAnswer(405, '405 Method Not Allowed\n', { Allow: 'GET, HEAD' });
+
 /** The bare answer Go's server writes for malformed requests, before any handler runs. */
 export function goBadRequest(body: string, reason?: string): LocalAnswer {
   return { status: 400, reason: reason || undefined, bare: true, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body };

@@ -5,7 +5,10 @@
 import { setDefaultHighWaterMark } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
-import { runCommand } from './command-mode.js';
+import { parseAdminAddress } from './admin.js';
+import { parseContextList } from './cluster-path.js';
+import { clustersKubeconfig, runCommand } from './command-mode.js';
+import { applyConfigFile, flagKinds, loadConfigFile, type ConfigFile } from './config-file.js';
 import { parseAllowOrigins } from './browser.js';
 import { UserError } from './errors.js';
 import { DEFAULT_HOST_ACCEPT_RE, DEFAULT_METHOD_REJECT_RE, DEFAULT_PATH_ACCEPT_RE, DEFAULT_PATH_REJECT_RE } from './filter/filter.js';
@@ -25,6 +28,7 @@ import {
 } from './options.js';
 import { explainMain } from './explain.js';
 import { createProxy, startupLine, type Running } from './proxy.js';
+import { startReloader } from './reload.js';
 import { STREAM_HWM } from './upstream.js';
 import { isSubcommand, runSubcommand } from './subcommands.js';
 import type { CompletionFlag } from './completion.js';
@@ -125,6 +129,16 @@ kproxy's own options:
                               passes it to the command in its KUBECONFIG and KPROXY_TOKEN.
     -- COMMAND [ARGS...]      Run COMMAND with KPROXY_URL and a KUBECONFIG that point at the
                               proxy; exit with its status.
+    --contexts=A,B            Serve these kubeconfig contexts at once, each under
+                              /clusters/<context>/ (the name URL-escaped) with its own server,
+                              credentials and pool; GET /clusters lists them. -- mode gets one
+                              context per served cluster.
+    --all-contexts=false      If true, serve every context of the kubeconfig that way.
+    --admin-address=HOST:PORT Serve /healthz, /readyz and /metrics (Prometheus) there; off by
+                              default.
+    --config=FILE             kproxy's YAML configuration: any flag by its long name, contexts
+                              with their own rules. Flags given on the command line win. SIGHUP
+                              or a change of FILE or of the kubeconfig reloads it.
 
 Rules, on the request as the API server reads it (beside the regular expressions above; a
 request must pass both; 403 when refused):
@@ -175,7 +189,7 @@ Usage:
   kproxy --help | --version
 `;
 
-const BOOL_FLAGS = new Set(['--disable-filter', '--append-server-path', '--insecure-skip-tls-verify', '--disable-compression', '--upstream-http2', '--read-only']);
+const BOOL_FLAGS = new Set(['--disable-filter', '--append-server-path', '--insecure-skip-tls-verify', '--disable-compression', '--upstream-http2', '--read-only', '--all-contexts']);
 
 /** pflag spellings commander does not know: `-p=80` and `--bool=false`. */
 export function normalizeArgv(argv: string[]): string[] {
@@ -192,6 +206,16 @@ export function normalizeArgv(argv: string[]): string[] {
       continue;
     }
     out.push(a);
+  }
+  return out;
+}
+
+/** `--bool=false` spellings, which normalizeArgv drops: the command line still gave them. */
+function givenFalse(argv: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const a of argv) {
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0 && BOOL_FLAGS.has(a.slice(0, eq)) && !parseGoBool(a.slice(0, eq), a.slice(eq + 1))) out.add(a.slice(2, eq));
   }
   return out;
 }
@@ -247,7 +271,12 @@ function buildCommand(): Command {
     .option('--allow <rule>', '', collect)
     .option('--deny <rule>', '', collect)
     .option('--rules-file <file>', '', '')
-    .option('-v, --v <level>', '', '0');
+    .option('-v, --v <level>', '', '0')
+    // ---- several clusters, the admin listener, the config file ----
+    .option('--contexts <names>', '', '')
+    .option('--all-contexts')
+    .option('--admin-address <host:port>', '', '')
+    .option('--config <file>', '', '');
 }
 
 /** Flags that take one of a fixed set of values (checked in parseArgs, listed in help and completion). */
@@ -289,6 +318,13 @@ export function parseArgs(argv: string[]): ParseResult {
   const o = cmd.opts<Record<string, string | boolean | string[] | undefined>>();
   if (o.help) return { kind: 'help' };
   if (o.version) return { kind: 'version' };
+  // ---- --config (config-file.ts): the file fills in what the command line did not give ----
+  let file: ConfigFile | undefined;
+  if (o.config) {
+    file = loadConfigFile(o.config as string, flagKinds(cmd, new Set(['as-group'])));
+    applyConfigFile(cmd, file, givenFalse(own));
+    Object.assign(o, cmd.opts());
+  }
   const str = (k: string) => o[k] as string | undefined;
   const verbosity = Number(str('v'));
   if (!Number.isInteger(verbosity) || verbosity < 0) throw new UsageError(`invalid argument "${str('v')}" for "-v, --v" flag: must be a whole number`);
@@ -318,7 +354,7 @@ export function parseArgs(argv: string[]): ParseResult {
     allow: (o.allow as string[] | undefined) ?? [],
     deny: (o.deny as string[] | undefined) ?? [],
     rulesFile: str('rulesFile')!,
-    portGiven: cmd.getOptionValueSource('port') === 'cli',
+    portGiven: cmd.getOptionValueSource('port') === 'cli' || cmd.getOptionValueSource('port') === 'config',
     config: {
       kubeconfig: str('kubeconfig'),
       context: str('context'),
@@ -339,7 +375,13 @@ export function parseArgs(argv: string[]): ParseResult {
       disableCompression: o.disableCompression === true ? true : undefined,
     },
     command,
+    contexts: fileContexts(cmd, file) ?? parseContextList(str('contexts')!),
+    allContexts: o.allContexts === true,
+    contextRules: file?.contexts?.rules ?? {},
+    adminAddress: str('adminAddress')!,
+    configFile: str('config')!,
   };
+  if (flags.adminAddress !== '') parseAdminAddress(flags.adminAddress);
   // Command mode wants a free port unless one was asked for.
   if (command.length > 0 && !flags.portGiven && flags.unixSocket === '') flags.port = 0;
   // kubectl compares with the default, not with "was the flag given".
@@ -348,6 +390,20 @@ export function parseArgs(argv: string[]): ParseResult {
     throw new UsageError(`--www-prefix and --api-prefix are both "${flags.apiPrefix}": static files and the API need different prefixes`);
   }
   return { kind: 'run', flags, ignored: cmd.args };
+}
+
+/** The config file's `contexts` names, unless the command line chose the contexts itself. */
+function fileContexts(cmd: Command, file: ConfigFile | undefined): string[] | undefined {
+  if (!file?.contexts) return undefined;
+  if (cmd.getOptionValueSource('contexts') === 'cli' || cmd.getOptionValueSource('allContexts') === 'cli') return undefined;
+  return file.contexts.names;
+}
+
+/** The command line read again for a reload: the config file is read anew. */
+function reparse(argv: string[]): ProxyFlags {
+  const r = parseArgs(argv);
+  if (r.kind !== 'run') throw new UsageError('the command line no longer starts a proxy');
+  return r.flags;
 }
 
 function fail(message: string): never {
@@ -402,15 +458,21 @@ export async function main(argv: string[]): Promise<void> {
     // The command owns stdout; the start-up line would end up in its output.
     if (flags.output === 'json') process.stderr.write(startupLine(running, 'json'));
     log.info(1, `Starting to serve on ${running.address}`);
-    const { status } = await runCommand(flags.command, running.url, process.env, running.token?.value);
+    const served = running.served();
+    const kubeconfig = served.clusters && running.url !== undefined ? clustersKubeconfig(running.url, running.token?.value, [...served.clusters.keys()], served.currentContext) : undefined;
+    const { status } = await runCommand(flags.command, running.url, process.env, running.token?.value, kubeconfig);
     await running.close(0);
     process.exit(status);
   }
   process.stdout.write(startupLine(running, flags.output));
+  // ---- --config: live reload (reload.ts) on SIGHUP and on changes of the files in use ----
+  const reloader = flags.configFile !== '' ? startReloader(flags, () => reparse(argv), { reload: (parse) => running.reload(parse), files: () => running.served().files }) : undefined;
+  if (reloader) process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
     stopping = true;
+    reloader?.close();
     running.close().finally(() => process.exit(0));
   };
   process.on('SIGINT', stop);

@@ -38,6 +38,21 @@ export function proxyKubeconfig(url: string, token?: string): string {
   ].join('\n');
 }
 
+/**
+ * --contexts: one context per served cluster, named as in the user's kubeconfig and pointing at
+ * its prefix, with that kubeconfig's current context kept when it is served.
+ */
+export function clustersKubeconfig(url: string, token: string | undefined, contexts: readonly string[], current: string | undefined): string {
+  const q = (s: string) => JSON.stringify(s);
+  const lines = ['apiVersion: v1', 'kind: Config', 'clusters:'];
+  for (const c of contexts) lines.push(`- name: ${q(c)}`, '  cluster:', `    server: ${q(`${url}/clusters/${encodeURIComponent(c)}`)}`);
+  lines.push('users:', '- name: kproxy', token === undefined ? '  user: {}' : `  user:\n    token: ${q(token)}`, 'contexts:');
+  for (const c of contexts) lines.push(`- name: ${q(c)}`, '  context:', `    cluster: ${q(c)}`, '    user: kproxy');
+  const chosen = current !== undefined && contexts.includes(current) ? current : contexts[0];
+  if (chosen !== undefined) lines.push(`current-context: ${q(chosen)}`);
+  return lines.join('\n') + '\n';
+}
+
 export function exitStatusOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
   const n = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
@@ -48,12 +63,19 @@ export function exitStatusOf(code: number | null, signal: NodeJS.Signals | null)
  * Runs the command with the proxy's environment. SIGINT/SIGTERM reaching kproxy are passed to
  * the child first; kproxy ends when the child does.
  */
-export function runCommand(command: string[], url: string | undefined, env: NodeJS.ProcessEnv, token?: string): Promise<ChildResult> {
+export function runCommand(
+  command: string[],
+  url: string | undefined,
+  env: NodeJS.ProcessEnv,
+  token?: string,
+  /** The child's kubeconfig, when not proxyKubeconfig's (--contexts: clustersKubeconfig). */
+  kubeconfigText?: string,
+): Promise<ChildResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kproxy-'));
   const childEnv: NodeJS.ProcessEnv = { ...env };
   if (url !== undefined) {
     const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, proxyKubeconfig(url, token), { mode: 0o600 });
+    writeFileSync(kubeconfig, kubeconfigText ?? proxyKubeconfig(url, token), { mode: 0o600 });
     childEnv.KPROXY_URL = url;
     if (token !== undefined) childEnv.KPROXY_TOKEN = token;
     childEnv.KUBECONFIG = kubeconfig;

@@ -128,4 +128,22 @@ export interface ProxyFlags {
   config: ConfigOverrides;
   /** Whatever followed `--`. */
   command: string[];
+  // ---- several clusters, the admin listener and the config file (issue 14) ----
+  /** --contexts (or the config file's `contexts`): served under <api-prefix>clusters/<name>/. */
+  contexts: string[];
+  /** --all-contexts: every context of the kubeconfig. */
+  allContexts: boolean;
+  /** Filter rules of one context (config file), over the global ones. */
+  contextRules: Record<string, ContextRules>;
+  /** --admin-address: HOST:PORT of /healthz, /readyz and /metrics; '' when off. */
+  adminAddress: string;
+  /** --config: kproxy's YAML configuration file; '' when none. */
+  configFile: string;
+}
+
+/** The filter flags a context of the config file may set for itself. */
+export interface ContextRules {
+  acceptPaths?: string;
+  rejectPaths?: string;
+  rejectMethods?: string;
 }

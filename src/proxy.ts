@@ -4,24 +4,21 @@
 // Argument parsing and process control stay in cli.ts, so tests can build a proxy without argv.
 
 import { statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { loadAccessToken, TOKEN_COOKIE, type AccessToken } from './access-token.js';
 import { createAccessLog } from './accesslog.js';
-import { createCredentials } from './auth/credentials.js';
+import type { Destination } from './destination.js';
+import { openAdmin, type Admin } from './admin.js';
 import { fileError } from './errors.js';
-import { compileFilterRules, type FilterRules } from './filter/filter.js';
-import { warnRegexList } from './filter/regexlist.js';
 import { createHandler, createUpgradeHandler, type HandlerOptions } from './handlers.js';
 import { joinHostPort } from './hostport.js';
-import { loadResolvedConfig } from './kubeconfig/load.js';
 import { Inflight, SHUTDOWN_GRACE_MS } from './lifecycle.js';
-import { listen } from './listener.js';
+import { listen, type Listening } from './listener.js';
 import * as log from './log.js';
+import type { Metrics } from './metrics.js';
 import { listenHost, type ProxyFlags } from './options.js';
 import { loadRules } from './rules/load.js';
+import { openServing, type Serving } from './serving.js';
 import { createStaticHandler } from './static.js';
-import { createUpstream } from './upstream.js';
-import { VERSION } from './version.js';
 
 export interface Running {
   address: string;
@@ -32,6 +29,15 @@ export interface Running {
   token?: AccessToken;
   /** --www's URL, with the token when there is one. */
   uiURL?: string;
+  /** What is being served now (the clusters, for -- mode and the admin listener). */
+  served(): Serving;
+  /** --admin-address: where /healthz, /readyz and /metrics are served. */
+  adminAddress?: string;
+  /**
+   * Serves the flags `parse` gives from now on (rules, kubeconfig, credentials, contexts); what
+   * is under way keeps what it started with. Throws and changes nothing when it cannot.
+   */
+  reload(parse: () => ProxyFlags): Promise<ProxyFlags>;
   /** Loads what the first request needs, once the start-up line is out. */
   warm(): void;
   /** Graceful stop: see lifecycle.ts. */
@@ -42,42 +48,19 @@ export interface Running {
 export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
   log.setVerbosity(flags.verbosity);
   const accessToken = flags.authToken !== '' ? loadAccessToken(flags.authToken) : undefined;
-  let filter: FilterRules | undefined;
-  if (!flags.disableFilter) {
-    filter = compileFilterRules(flags);
-    for (const list of [filter.acceptHosts, filter.acceptPaths, filter.rejectPaths, filter.rejectMethods]) {
-      for (const w of warnRegexList(list)) log.warn(w);
-    }
-  }
   // Bad rules end start-up before the kubeconfig is read.
   const rules = loadRules(flags);
-  const cfg = loadResolvedConfig(flags.config, env, homedir(), process.cwd());
-  for (const w of cfg.warnings) log.warn(w);
-  // What is open so far, closed (newest first) when a later step fails: a refused start leaves
-  // no file, watcher or listener behind.
-  const undo: Array<() => unknown> = [];
-  const step = async <T>(make: () => T | Promise<T>, close: (v: T) => unknown): Promise<T> => {
-    try {
-      const v = await make();
-      undo.unshift(() => close(v));
-      return v;
-    } catch (err) {
-      for (const u of undo) await u();
-      throw err;
-    }
-  };
-  const accessLog = flags.accessLog !== '' ? await step(() => createAccessLog(flags.accessLog, flags.accessLogFormat), (a) => a.close()) : undefined;
-  const upstream = await step(() => createUpstream(cfg, { env, http2: flags.upstreamHttp2 }), (u) => u.close());
-  if (flags.upstreamHttp2 && !upstream.isTLS) log.warn(`--upstream-http2 ignored: ${upstream.origin} is not https`);
-  // Exec plugins run on the first request; a certificate they return replaces the pool.
-  const credentials = await step(
-    () => createCredentials(cfg, upstream.isTLS, { env, setClientCertificate: (cert, key) => upstream.setClientCertificate(cert, key) }),
-    (c) => c.close(),
-  );
-
-  if (upstream.serverPath !== '' && !flags.appendServerPath) {
-    log.warn(`Your kube context contains a server path ${upstream.serverPath}, use --append-server-path to automatically append the path to each request`);
+  // Opened before anything that would need closing: a log that cannot be written stops the start.
+  const accessLog = flags.accessLog !== '' ? createAccessLog(flags.accessLog, flags.accessLogFormat) : undefined;
+  // The filter, the kubeconfig, and one upstream with its credentials per served context.
+  let serving: Serving;
+  try {
+    serving = openServing(flags, env);
+  } catch (err) {
+    await accessLog?.close();
+    throw err;
   }
+
   if (flags.disableFilter && flags.unixSocket === '') {
     log.warn('Request filter disabled, your proxy is vulnerable to XSRF attacks, please be cautious');
   }
@@ -98,25 +81,35 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
     mounts: {
       apiPrefix: flags.apiPrefix,
       staticPrefix: flags.www !== '' ? flags.wwwPrefix : undefined,
-      serverPath: flags.appendServerPath ? upstream.serverPath : undefined,
     },
     serveStatic: flags.www !== '' ? createStaticHandler(flags.www) : undefined,
-    filter,
+    filter: undefined,
     browser: flags.disableFilter ? undefined : { allowOrigins: new Set(flags.allowOrigins) },
     accessToken,
     rules,
-    upstream: {
-      upstream,
-      credentials,
-      disableCompression: cfg.disableCompression,
-      userAgent: `kproxy/${VERSION} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch})`,
-      tokenAuth: accessToken !== undefined,
-    },
+    upstream: serving.single.ctx,
     keepaliveMs: flags.keepaliveMs,
     accessLog,
     inflight,
   };
-  const l = await step(() => listen({ request: createHandler(handlerOptions), upgrade: createUpgradeHandler(handlerOptions) }, where), () => undefined);
+  applyServing(handlerOptions, serving, flags);
+  let current = serving;
+  const pinned = serving.clusters ? undefined : serving.contextName;
+  /** Destinations replaced by a reload, finishing what they carry. */
+  const retiring = new Set<Destination>();
+  let l: Listening;
+  let own: { metrics: Metrics; admin: Admin } | undefined;
+  try {
+    // --admin-address: the metrics exist before the handlers, which record into them.
+    if (flags.adminAddress !== '') own = await openAdmin(flags.adminAddress, () => current, flags.appendServerPath);
+    handlerOptions.metrics = own?.metrics;
+    l = await listen({ request: createHandler(handlerOptions), upgrade: createUpgradeHandler(handlerOptions) }, where);
+  } catch (err) {
+    await own?.admin.close();
+    await closeServing(serving);
+    await accessLog?.close();
+    throw err;
+  }
   const base = 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, '/') : undefined;
   return {
     address: l.address,
@@ -124,14 +117,60 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
     url: 'port' in l.bound ? clientURL(l.bound.host, l.bound.port, flags.apiPrefix) : undefined,
     token: accessToken,
     uiURL: base !== undefined && flags.www !== '' ? base + flags.wwwPrefix + (accessToken ? `?${TOKEN_COOKIE}=${accessToken.value}` : '') : undefined,
-    warm: () => upstream.warm(),
+    served: () => current,
+    adminAddress: own?.admin.address,
+    async reload(parse) {
+      // ---- live reload (reload.ts): build beside the running configuration, then swap ----
+      let s: Serving;
+      let next: ProxyFlags;
+      let nextRules: ReturnType<typeof loadRules>;
+      try {
+        next = parse();
+        nextRules = loadRules(next);
+        log.setVerbosity(next.verbosity);
+        // Single context: the one it started with, unless the configuration now names one.
+        s = openServing(next, env, pinned);
+      } catch (err) {
+        own?.metrics.reload(false);
+        throw err;
+      }
+      const old = current;
+      current = s;
+      applyServing(handlerOptions, s, next);
+      handlerOptions.rules = nextRules;
+      handlerOptions.browser = next.disableFilter ? undefined : { allowOrigins: new Set(next.allowOrigins) };
+      handlerOptions.keepaliveMs = next.keepaliveMs;
+      own?.metrics.reload(true);
+      for (const d of old.destinations) {
+        retiring.add(d);
+        void d.retire().finally(() => retiring.delete(d));
+      }
+      return next;
+    },
+    warm: () => {
+      for (const d of current.destinations) d.upstream.warm();
+    },
     async close(graceMs = SHUTDOWN_GRACE_MS) {
-      credentials.close();
+      for (const d of current.destinations) d.credentials.close();
       await l.close(() => inflight.drain(graceMs));
-      await upstream.close();
+      await own?.admin.close();
+      await closeServing(current);
+      await Promise.all([...retiring].map((d) => d.close()));
       await accessLog?.close();
     },
   };
+}
+
+/** Points the handlers at a serving state: new requests use it, requests under way keep theirs. */
+function applyServing(h: HandlerOptions, s: Serving, flags: ProxyFlags): void {
+  h.filter = s.filter;
+  h.upstream = s.single.ctx;
+  h.clusters = s.clusters;
+  h.mounts = { ...h.mounts, serverPath: flags.appendServerPath && !s.clusters ? s.single.upstream.serverPath : undefined };
+}
+
+async function closeServing(s: Serving): Promise<void> {
+  await Promise.all(s.destinations.map((d) => d.close()));
 }
 
 /** How a client on this machine reaches the proxy: wildcard binds are reached on loopback. */
@@ -159,5 +198,5 @@ export function startupLine(r: Running, format: 'text' | 'json'): string {
   }
   const b = r.bound;
   const fields = 'port' in b ? { address: r.address, host: b.host, port: b.port, url: r.url } : { address: r.address, socket: b.socketPath };
-  return JSON.stringify({ ...fields, pid: process.pid, ...(token !== undefined ? { token } : {}) }) + '\n';
+  return JSON.stringify({ ...fields, pid: process.pid, ...(token !== undefined ? { token } : {}), ...(r.adminAddress !== undefined ? { admin: r.adminAddress } : {}) }) + '\n';
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { execClusterInfo, execCredential } from './exec.js';
 import { OidcProvider } from './oidc.js';
-import type { RefreshingCredential } from './refresh.js';
+import { reportRefresh, type RefreshingCredential } from './refresh.js';
 import * as log from '../log.js';
 import { ConfigError, type ResolvedConfig } from '../kubeconfig/types.js';
 
@@ -146,6 +146,15 @@ export function createCredentials(cfg: ResolvedConfig, isTLS: boolean, opts: Cre
   let current: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   const tokenFile = isTLS ? cfg.tokenFile : undefined;
+  const reread = (file: string): void => {
+    try {
+      current = 'Bearer ' + readToken(file);
+      reportRefresh('token-file', true);
+    } catch (err) {
+      reportRefresh('token-file', false);
+      log.warn(`Unable to rotate token: ${(err as Error).message}`);
+    }
+  };
 
   if (isTLS) {
     if (cfg.token) current = 'Bearer ' + cfg.token;
@@ -158,13 +167,7 @@ export function createCredentials(cfg: ResolvedConfig, isTLS: boolean, opts: Cre
       }
       // A read of a few hundred bytes once a minute: done synchronously, as client-go does in
       // the request path, so the new token is in place the moment the timer fires.
-      timer = setInterval(() => {
-        try {
-          current = 'Bearer ' + readToken(tokenFile);
-        } catch (err) {
-          log.warn(`Unable to rotate token: ${(err as Error).message}`);
-        }
-      }, opts.tokenFilePeriodMs ?? TOKEN_FILE_PERIOD_MS);
+      timer = setInterval(() => reread(tokenFile), opts.tokenFilePeriodMs ?? TOKEN_FILE_PERIOD_MS);
       timer.unref();
     }
     if (!current && cfg.username !== undefined) {
@@ -179,11 +182,7 @@ export function createCredentials(cfg: ResolvedConfig, isTLS: boolean, opts: Cre
       // rotated service-account token is then used by the very next request). A static token
       // cannot be refreshed.
       if (!tokenFile || used !== current) return;
-      try {
-        current = 'Bearer ' + readToken(tokenFile);
-      } catch (err) {
-        log.warn(`Unable to rotate token: ${(err as Error).message}`);
-      }
+      reread(tokenFile);
     },
     impersonation,
     close() {

@@ -381,6 +381,7 @@ export function execCredential(exec: ExecConfig, opts: ExecCredentialsOptions): 
   const credential = new RefreshingCredential({
     now,
     what: `credential from exec plugin ${exec.command}`,
+    kind: 'exec',
     obtain: async (): Promise<Obtained> => {
       const started = now();
       let got: ExecResult;

@@ -140,7 +140,7 @@ export class OidcProvider {
     } catch (err) {
       throw new ConfigError((err as Error).message);
     }
-    this.credential = new RefreshingCredential({ now: this.now, what: 'OIDC id-token', obtain: () => this.idToken() });
+    this.credential = new RefreshingCredential({ now: this.now, what: 'OIDC id-token', kind: 'oidc', obtain: () => this.idToken() });
   }
 
   private usable(idToken: string): Obtained | undefined {

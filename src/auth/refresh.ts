@@ -23,12 +23,26 @@ export interface Obtained {
   expiresAt: number;
 }
 
+/** --admin-address: told of every credential obtained or refused (metrics.ts); unset otherwise. */
+let observer: ((kind: string, ok: boolean) => void) | undefined;
+
+export function observeRefreshes(fn: ((kind: string, ok: boolean) => void) | undefined): void {
+  observer = fn;
+}
+
+/** For credential sources outside this class (token files). */
+export function reportRefresh(kind: string, ok: boolean): void {
+  observer?.(kind, ok);
+}
+
 export interface RefreshingOptions {
   /** Obtains a new credential; rejects with a CredentialError (other errors are wrapped). */
   obtain: () => Promise<Obtained>;
   now?: () => number;
   /** For log lines. */
   what: string;
+  /** For metrics: exec, oidc. */
+  kind?: string;
 }
 
 export class RefreshingCredential {
@@ -38,12 +52,14 @@ export class RefreshingCredential {
   private readonly now: () => number;
   private readonly obtainFn: () => Promise<Obtained>;
   private readonly what: string;
+  private readonly kind: string;
   private closed = false;
 
   constructor(opts: RefreshingOptions) {
     this.now = opts.now ?? Date.now;
     this.obtainFn = opts.obtain;
     this.what = opts.what;
+    this.kind = opts.kind ?? 'other';
   }
 
   authorization(): string | undefined | Promise<string | undefined> {
@@ -90,11 +106,13 @@ export class RefreshingCredential {
     if (f && this.now() < f.retryAt) return Promise.reject(f.error);
     const p = this.obtainFn().then(
       (got) => {
+        observer?.(this.kind, true);
         this.current = got;
         this.failure = undefined;
         return got.authorization;
       },
       (err: unknown) => {
+        observer?.(this.kind, false);
         const error = err instanceof CredentialError ? err : new CredentialError((err as Error).message ?? String(err));
         const count = (this.failure?.count ?? 0) + 1;
         const delay = Math.min(BACKOFF_INITIAL_MS * 2 ** (count - 1), BACKOFF_MAX_MS);

@@ -44,6 +44,11 @@ function candidates(explicitPath: string | undefined, env: NodeJS.ProcessEnv, ho
   return [path.join(home, '.kube', 'config')];
 }
 
+/** The kubeconfig files kproxy reads (or would, once they exist): what a reload watches. */
+export function kubeconfigPaths(explicitPath: string | undefined, env: NodeJS.ProcessEnv, home: string): string[] {
+  return candidates(explicitPath || undefined, env, home);
+}
+
 /**
  * Load and merge kubeconfig files. Paths are reported as given and opened relative to `cwd`
  * (default: the process working directory). Missing files in the list are skipped, like

@@ -90,6 +90,8 @@ export interface KubeApi {
   logLine(text: string): void;
   /** Ends every log follower; returns how many. */
   endLogs(): number;
+  /** What `GET /readyz` answers: 200 `ok` while true (the default), 500 with a failed check when false. */
+  ready: boolean;
   /** Forgets recorded requests; open streams stay open. */
   reset(): void;
   /** Stops listening, ends WebSocket clients and destroys every socket. Idempotent. */
@@ -245,6 +247,7 @@ const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
 class KubeApiServer extends FakeServer<WatchStream> implements KubeApi {
   requests: KubeRequest[] = [];
+  ready = true;
 
   private seq = 0;
   protected readonly server: https.Server;
@@ -379,6 +382,14 @@ class KubeApiServer extends FakeServer<WatchStream> implements KubeApi {
     if (req.method !== 'GET') return json(405, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
 
     if (path === '/version') return json(200, KUBE_VERSION);
+    if (path === '/readyz') {
+      const text = this.ready ? 'ok' : '[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n';
+      rec.status = this.ready ? 200 : 500;
+      res.writeHead(rec.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+      this.poke();
+      return;
+    }
     if (path === '/api') {
       if (this.aggregated(req)) return json(200, aggregatedCore(), AGGREGATED_TYPE);
       return json(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${this.port}` }] });

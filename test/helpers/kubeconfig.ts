@@ -132,3 +132,38 @@ export function tempDir(prefix = 'kproxy-test-'): TempDir {
     },
   };
 }
+
+/** One context of `writeContextsKubeconfig`: its own cluster and user, named after it. */
+export interface ContextSpec {
+  name: string;
+  server: string;
+  /** PEM; written base64-encoded as `certificate-authority-data`. */
+  caData?: string;
+  token?: string;
+  /** Raw `exec` stanza. */
+  exec?: Record<string, unknown>;
+  proxyUrl?: string;
+}
+
+/** A kubeconfig with several contexts (clusters `c-<i>`, users `u-<i>`), mode 0600. */
+export function writeContextsKubeconfig(dir: string, contexts: ContextSpec[], currentContext: string, fileName = 'kubeconfig'): string {
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: contexts.map((c, i) => ({
+      name: `c-${i}`,
+      cluster: {
+        server: c.server,
+        ...(c.caData !== undefined ? { 'certificate-authority-data': b64(c.caData) } : {}),
+        ...(c.proxyUrl !== undefined ? { 'proxy-url': c.proxyUrl } : {}),
+      },
+    })),
+    users: contexts.map((c, i) => ({ name: `u-${i}`, user: { ...(c.token !== undefined ? { token: c.token } : {}), ...(c.exec !== undefined ? { exec: c.exec } : {}) } })),
+    contexts: contexts.map((c, i) => ({ name: c.name, context: { cluster: `c-${i}`, user: `u-${i}` } })),
+    'current-context': currentContext,
+  };
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, fileName);
+  writeFileSync(path, stringify(doc), { mode: 0o600 });
+  return path;
+}
