@@ -34,7 +34,7 @@ export interface ConfigFile {
 const RULE_KEYS: Record<string, keyof ContextRules> = { 'accept-paths': 'acceptPaths', 'reject-paths': 'rejectPaths', 'reject-methods': 'rejectMethods' };
 const REGEX_KEYS = new Set(['accept-hosts', ...Object.keys(RULE_KEYS)]);
 /** Flags holding a path: a relative one is read from the config file's folder. */
-const PATH_KEYS = new Set(['kubeconfig', 'www', 'unix-socket', 'access-log', 'certificate-authority', 'client-certificate', 'client-key', 'auth-token']);
+const PATH_KEYS = new Set(['kubeconfig', 'www', 'unix-socket', 'access-log', 'certificate-authority', 'client-certificate', 'client-key', 'auth-token', 'rules-file']);
 
 function oneOf(...allowed: string[]): (v: string) => void {
   return (v) => {

@@ -79,11 +79,15 @@ export function startReloader(initial: ProxyFlags, parse: () => ProxyFlags, targ
     return [...new Set(files)];
   };
 
-  /** Watches folders, not files: editors and `kubectl config` replace a file by renaming. */
-  const rewatch = (): void => {
+  /**
+   * Watches folders, not files: editors and `kubectl config` replace a file by renaming.
+   * `before`: what the files held when the reload that just ended started reading them, so a
+   * change written while it ran still differs from the snapshot and reloads once more.
+   */
+  const rewatch = (before?: ReadonlyMap<string, string | undefined>): void => {
     const files = watchedFiles();
     contents.clear();
-    for (const f of files) contents.set(f, read(f));
+    for (const f of files) contents.set(f, before?.has(f) ? before.get(f) : read(f));
     const dirs = new Set(files.map((f) => dirname(f)));
     for (const [d, w] of watchers) {
       if (dirs.has(d)) continue;
@@ -119,6 +123,7 @@ export function startReloader(initial: ProxyFlags, parse: () => ProxyFlags, targ
   };
 
   const once = async (reason: string): Promise<void> => {
+    const before = new Map(watchedFiles().map((f) => [f, read(f)] as const));
     try {
       const next = await target.reload(parse);
       running = next;
@@ -127,7 +132,7 @@ export function startReloader(initial: ProxyFlags, parse: () => ProxyFlags, targ
     } catch (err) {
       log.error(`Reload failed (${reason}), still serving the previous configuration: ${oneLine((err as Error).message ?? String(err))}`);
     } finally {
-      if (!closed) rewatch();
+      if (!closed) rewatch(before);
     }
   };
 
