@@ -106,9 +106,10 @@ kproxy's own options:
                               socket, url, pid).
     --access-log=FILE|-       One line per request (- is stderr); off by default.
     --access-log-format=text|json
-    --upstream-http2=false    If true, watches and log follows share multiplexed HTTP/2
-                              connections to an https API server (100 streams each), as kubectl
-                              does; other requests keep HTTP/1.1 keep-alive connections.
+    --upstream-http2=true     HTTP/2 to an https API server that offers it (ALPN), as kubectl:
+                              watches and log follows share multiplexed connections. false (or
+                              DISABLE_HTTP2=1) forces HTTP/1.1. HTTP2_READ_IDLE_TIMEOUT_SECONDS
+                              (30, 0 = off) and HTTP2_PING_TIMEOUT_SECONDS (15) find dead ones.
     -- COMMAND [ARGS...]      Run COMMAND with KPROXY_URL and a KUBECONFIG that point at the
                               proxy; exit with its status.
 
@@ -131,6 +132,8 @@ export function normalizeArgv(argv: string[]): string[] {
     const eq = a.indexOf('=');
     if (a.startsWith('--') && eq > 0 && BOOL_FLAGS.has(a.slice(0, eq))) {
       if (parseGoBool(a.slice(0, eq), a.slice(eq + 1))) out.push(a.slice(0, eq));
+      // The one flag whose default is true.
+      else if (a.slice(0, eq) === '--upstream-http2') out.push('--no-upstream-http2');
       continue;
     }
     out.push(a);
@@ -183,6 +186,7 @@ function buildCommand(): Command {
     .option('--access-log <file>', '', '')
     .option('--access-log-format <format>', '', 'text')
     .option('--upstream-http2')
+    .option('--no-upstream-http2')
     .option('-v, --v <level>', '', '0');
 }
 
@@ -231,7 +235,7 @@ export function parseArgs(argv: string[]): ParseResult {
     output: oneOf('--output', str('output')!, ['text', 'json'] as const),
     accessLog: str('accessLog')!,
     accessLogFormat: oneOf('--access-log-format', str('accessLogFormat')!, ['text', 'json'] as const),
-    upstreamHttp2: o.upstreamHttp2 === true,
+    upstreamHttp2: o.upstreamHttp2 !== false,
     portGiven: cmd.getOptionValueSource('port') === 'cli',
     config: {
       kubeconfig: str('kubeconfig'),

@@ -1,14 +1,14 @@
 // Ordinary (non-upgrade) requests: the client's request is streamed to the API server through
-// the shared keep-alive pool and the answer streamed back, chunk by chunk with backpressure.
+// the shared pool (HTTP/2 or HTTP/1.1, see upstream.ts) and the answer streamed back, chunk by chunk with backpressure.
 // The steps, in order: request headers and credentials (outgoing.ts) → dispatch → response
 // headers (headers.ts) → body, gunzipped when kproxy asked for gzip → trailers.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, type Gunzip } from 'node:zlib';
-import type { Dispatcher } from 'undici';
 import { sendError } from './answers.js';
 import type { CredentialError } from './auth/credentials.js';
 import { describeUpstreamError } from './errors.js';
+import type { ResponseHandler } from './h2pool.js';
 import { responseHeaders } from './headers.js';
 import * as log from './log.js';
 import { outgoingHeaders, withCredentials, type UpstreamRequestContext } from './outgoing.js';
@@ -38,7 +38,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
   };
   res.on('close', onClientGone);
 
-  const handler: Dispatcher.DispatchHandler = {
+  const handler: ResponseHandler = {
     onConnect(abortFn) {
       abort = abortFn;
       if (finished) abortFn(new Error('client disconnected'));
@@ -50,7 +50,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
       // With no Authorization added (a client certificate alone) the certificate was refused.
       if (statusCode === 401 && out.needsAuth) ctx.credentials.rejected(usedAuth);
       resume = resumeFn;
-      res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders as Buffer[], decoding));
+      res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders, decoding));
       // A stream of unknown length (watch, log follow) must be visibly open before its first
       // event, as Go flushes it; a sized body goes out with its headers in one write.
       if (!decoding.sized) res.flushHeaders();
@@ -118,7 +118,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
       ctx.upstream.poolFor(req.method, target).dispatch(
         {
           path: target,
-          method: req.method as Dispatcher.HttpMethod,
+          method: req.method!,
           headers: out.headers,
           body: hasBody(req) ? req : null,
         },

@@ -112,7 +112,7 @@ export interface ProxyFlags {
   output: 'text' | 'json';
   accessLog: string;
   accessLogFormat: AccessLogFormat;
-  /** --upstream-http2: watches and follows multiplexed over HTTP/2. */
+  /** --upstream-http2 (default true): HTTP/2 to the API server when it offers it. */
   upstreamHttp2: boolean;
   /** False when --port was left at its default (command mode then picks a free port). */
   portGiven: boolean;

@@ -45,7 +45,6 @@ export async function createProxy(flags: ProxyFlags, env: NodeJS.ProcessEnv = pr
   const cfg = loadResolvedConfig(flags.config, env, homedir(), process.cwd());
   for (const w of cfg.warnings) log.warn(w);
   const upstream = createUpstream(cfg, { env, http2: flags.upstreamHttp2 });
-  if (flags.upstreamHttp2 && !upstream.isTLS) log.warn(`--upstream-http2 ignored: ${upstream.origin} is not https`);
   let credentials: Credentials;
   try {
     // Exec plugins run on the first request; a certificate they return replaces the pool.
