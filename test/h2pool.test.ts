@@ -6,13 +6,10 @@
 // No timing assertions: every wait is on an event, with a safety timeout.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { ResponseHandler } from '../src/h2pool.js';
 import { loadResolvedConfig } from '../src/kubeconfig/load.js';
 import { createUpstream, type Upstream, type UpstreamOptions } from '../src/upstream.js';
+import { Call } from './helpers/dispatch.js';
 import { H2Api } from './helpers/h2api.js';
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
@@ -20,68 +17,9 @@ import { within } from './helpers/proc.js';
 import { startTcpForwarder } from './helpers/proxies.js';
 
 const TOKEN = 'pool-token-7d1e';
-const AUTH = ['authorization', `Bearer ${TOKEN}`];
+const AUTHZ = `Bearer ${TOKEN}`;
 const watchPath = (name: string): string => `/api/v1/namespaces/default/pods?watch=true&name=${name}`;
 const LIST = '/api/v1/namespaces/default/pods';
-
-/** One request through an upstream pool, recorded as a test client would see it. */
-class Call {
-  status = 0;
-  body = '';
-  private abortFn: ((err?: Error) => void) | undefined;
-  private onStatus!: (s: number) => void;
-  private onEnd!: (r: { complete: boolean; error?: Error }) => void;
-  readonly headers = new Promise<number>((r) => (this.onStatus = r));
-  readonly ended = new Promise<{ complete: boolean; error?: Error }>((r) => (this.onEnd = r));
-  rawHeaders: string[] = [];
-  private readonly waiters = new Set<() => void>();
-
-  constructor(up: Upstream, path: string, method = 'GET') {
-    const handler: ResponseHandler = {
-      onConnect: (abort) => {
-        this.abortFn = abort;
-      },
-      onHeaders: (status, raw) => {
-        if (status < 200) return true;
-        this.status = status;
-        this.rawHeaders = raw.map(String);
-        this.onStatus(status);
-        return true;
-      },
-      onData: (chunk) => {
-        this.body += chunk.toString();
-        for (const w of this.waiters) w();
-        return true;
-      },
-      onComplete: () => this.onEnd({ complete: true }),
-      onError: (error) => {
-        this.onStatus(0);
-        this.onEnd({ complete: false, error });
-      },
-    };
-    up.poolFor(method, path).dispatch({ path, method, headers: ['host', up.hostHeader, ...AUTH], body: null }, handler);
-  }
-
-  waitFor(text: string): Promise<void> {
-    return within(
-      new Promise<void>((resolve) => {
-        const check = (): void => {
-          if (this.body.includes(text)) {
-            this.waiters.delete(check);
-            resolve();
-          }
-        };
-        this.waiters.add(check);
-        check();
-      }),
-      `"${text}" received`,
-    );
-  }
-
-  abort(): void {
-    this.abortFn?.(new Error('client went away'));
-  }
-}
 
 let pki: Pki;
 let dir: TempDir;
@@ -118,13 +56,13 @@ describe('HTTP/2 pool: connections', () => {
     const up = upstreamFor(a.url);
     const calls: Call[] = [];
     for (let k = 1; k <= 5; k++) {
-      const c = new Call(up, watchPath(`seq-${k}`));
+      const c = new Call(up, AUTHZ, watchPath(`seq-${k}`));
       calls.push(c);
       assert.equal(await within(c.headers, `watch ${k} answered`), 200);
       assert.equal(a.h2Conns().size, Math.ceil(k / 2), `connections after ${k} watches`);
     }
     // A burst on top: the third connection's free stream, then one more connection.
-    const burst = [1, 2, 3].map((i) => new Call(up, watchPath(`burst-${i}`)));
+    const burst = [1, 2, 3].map((i) => new Call(up, AUTHZ, watchPath(`burst-${i}`)));
     calls.push(...burst);
     for (const c of burst) assert.equal(await within(c.headers, 'burst watch answered'), 200);
     assert.equal(a.h2Conns().size, 4);
@@ -136,7 +74,7 @@ describe('HTTP/2 pool: connections', () => {
   test('a burst from nothing opens ceil(requests / max streams) connections', async () => {
     const a = await api(2);
     const up = upstreamFor(a.url);
-    const calls = Array.from({ length: 7 }, (_, i) => new Call(up, watchPath(`b-${i}`)));
+    const calls = Array.from({ length: 7 }, (_, i) => new Call(up, AUTHZ, watchPath(`b-${i}`)));
     for (const c of calls) assert.equal(await within(c.headers, 'watch answered'), 200);
     assert.equal(a.h2Conns().size, 4);
     for (const c of calls) c.abort();
@@ -145,14 +83,14 @@ describe('HTTP/2 pool: connections', () => {
   test('GOAWAY: new requests go to a new connection, streams in flight finish', async () => {
     const a = await api();
     const up = upstreamFor(a.url);
-    const old = new Call(up, watchPath('old'));
+    const old = new Call(up, AUTHZ, watchPath('old'));
     assert.equal(await within(old.headers, 'old watch answered'), 200);
     const conn = a.last(watchPath('old'))!.conn;
     a.goaway(conn);
-    const fresh = new Call(up, watchPath('new'));
+    const fresh = new Call(up, AUTHZ, watchPath('new'));
     assert.equal(await within(fresh.headers, 'new watch answered'), 200);
     assert.notEqual(a.last(watchPath('new'))!.conn, conn);
-    assert.equal((await within(new Call(up, LIST).ended, 'list after GOAWAY')).complete, true);
+    assert.equal((await within(new Call(up, AUTHZ, LIST).ended, 'list after GOAWAY')).complete, true);
 
     a.emit('{"type":"ADDED","object":{"metadata":{"name":"both"}}}');
     await old.waitFor('both');
@@ -171,7 +109,7 @@ describe('HTTP/2 pool: connections', () => {
     const fwd = await startTcpForwarder('127.0.0.1', a.port);
     try {
       const up = upstreamFor(`https://127.0.0.1:${fwd.port}`, { h2Timers: { readIdleMs: 40, pingTimeoutMs: 40 } });
-      const w = new Call(up, watchPath('bh'));
+      const w = new Call(up, AUTHZ, watchPath('bh'));
       assert.equal(await within(w.headers, 'watch answered'), 200);
       a.emit('{"type":"ADDED","object":{"metadata":{"name":"before"}}}');
       await w.waitFor('before');
@@ -180,7 +118,7 @@ describe('HTTP/2 pool: connections', () => {
       assert.equal(end.complete, false);
       assert.equal(end.error?.message, 'http2: client connection lost');
       // The next request dials a new connection (the forwarder passes new ones through).
-      const again = new Call(up, watchPath('again'));
+      const again = new Call(up, AUTHZ, watchPath('again'));
       assert.equal(await within(again.headers, 'new watch answered'), 200);
       again.abort();
     } finally {
@@ -191,10 +129,10 @@ describe('HTTP/2 pool: connections', () => {
   test('a client going away costs a stream reset, not a connection', async () => {
     const a = await api();
     const up = upstreamFor(a.url);
-    const keep = new Call(up, watchPath('keep'));
+    const keep = new Call(up, AUTHZ, watchPath('keep'));
     assert.equal(await within(keep.headers, 'watch answered'), 200);
     for (let i = 0; i < 20; i++) {
-      const c = new Call(up, watchPath(`gone-${i}`));
+      const c = new Call(up, AUTHZ, watchPath(`gone-${i}`));
       assert.equal(await within(c.headers, 'watch answered'), 200);
       c.abort();
       await a.changed.until(`gone-${i} reset upstream`, () => a.closedEarly.includes(watchPath(`gone-${i}`)), 10_000);
@@ -210,7 +148,7 @@ describe('HTTP/2 pool: connections', () => {
   test('an idle connection closes after idleMs', async () => {
     const a = await api();
     const up = upstreamFor(a.url, { h2Timers: { idleMs: 20 } });
-    const w = new Call(up, watchPath('idle'));
+    const w = new Call(up, AUTHZ, watchPath('idle'));
     assert.equal(await within(w.headers, 'watch answered'), 200);
     const conn = a.last(watchPath('idle'))!.conn;
     a.endStreams();
@@ -221,7 +159,7 @@ describe('HTTP/2 pool: connections', () => {
   test('an empty connection closes at once while another has room', async () => {
     const a = await api(2);
     const up = upstreamFor(a.url, { h2Timers: { idleMs: 600_000 } });
-    const calls = ['x1', 'x2', 'x3'].map((n) => new Call(up, watchPath(n)));
+    const calls = ['x1', 'x2', 'x3'].map((n) => new Call(up, AUTHZ, watchPath(n)));
     for (const c of calls) assert.equal(await within(c.headers, 'watch answered'), 200);
     const second = a.last(watchPath('x3'))!.conn;
     assert.notEqual(a.last(watchPath('x1'))!.conn, second);
@@ -231,45 +169,4 @@ describe('HTTP/2 pool: connections', () => {
     assert.equal(a.openConns, 1);
     calls[1]!.abort();
   });
-});
-
-describe('HTTP/2 pool: protocol choice', () => {
-  test('a server without h2: HTTP/1.1 on the connection that was opened to ask', async () => {
-    let connections = 0;
-    const versions: string[] = [];
-    const h1 = https.createServer({ key: pki.server.key, cert: pki.server.cert, ALPNProtocols: ['http/1.1'] }, (req, res) => {
-      versions.push(req.httpVersion);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"kind":"PodList","items":[]}');
-    });
-    h1.on('secureConnection', () => connections++);
-    h1.listen(0, '127.0.0.1');
-    await once(h1, 'listening');
-    try {
-      const up = upstreamFor(`https://127.0.0.1:${(h1.address() as AddressInfo).port}`);
-      const first = new Call(up, watchPath('h1'));
-      assert.equal((await within(first.ended, 'first request')).complete, true);
-      assert.equal(first.status, 200);
-      assert.equal(connections, 1, 'the TLS connection that offered h2 serves HTTP/1.1');
-      assert.equal((await within(new Call(up, LIST).ended, 'second request')).complete, true);
-      assert.deepEqual(versions, ['1.1', '1.1']);
-    } finally {
-      h1.closeAllConnections();
-      h1.close();
-    }
-  });
-
-  for (const [what, opts] of [
-    ['DISABLE_HTTP2 set', { env: { DISABLE_HTTP2: 'true' } }],
-    ['http2: false (--upstream-http2=false)', { http2: false }],
-  ] as const) {
-    test(`${what}: HTTP/1.1 to a server that offers h2`, async () => {
-      const a = await api();
-      const up = upstreamFor(a.url, opts);
-      const w = new Call(up, watchPath('h1'));
-      assert.equal(await within(w.headers, 'watch answered'), 200);
-      assert.equal(a.last(watchPath('h1'))!.httpVersion, '1.1');
-      w.abort();
-    });
-  }
 });

@@ -14,7 +14,7 @@ import { openStream, request } from './helpers/http.js';
 import { tempDir, writeKubeconfig, type TempDir } from './helpers/kubeconfig.js';
 import { makePki, type Pki } from './helpers/pki.js';
 import { launcher, within } from './helpers/proc.js';
-import { startConnectProxy, startTcpForwarder } from './helpers/proxies.js';
+import { startConnectProxy, startSocksProxy, startTcpForwarder } from './helpers/proxies.js';
 
 const TOKEN = 'h2-token-51c9';
 const WATCH = '/api/v1/namespaces/default/pods?watch=true';
@@ -140,28 +140,33 @@ describe('HTTP/2 to the API server (default)', () => {
     }
   });
 
-  test('through an HTTP CONNECT proxy (proxy-url): HTTP/2 inside the tunnel', async () => {
-    api.reset();
-    const proxy = await startConnectProxy();
-    try {
-      const kcp = writeKubeconfig(dir.path, { server: api.url, caData: pki.ca, token: TOKEN, proxyUrl: proxy.url, fileName: 'proxied' });
-      const p = await launch(['--port=0', `--kubeconfig=${kcp}`]);
-      const ws = [await openStream({ url: p.url, path: WATCH }), await openStream({ url: p.url, path: FOLLOW })];
+  for (const [kind, start] of [
+    ['an HTTP CONNECT proxy', startConnectProxy],
+    ['a SOCKS5 proxy', startSocksProxy],
+  ] as const) {
+    test(`through ${kind} (proxy-url): HTTP/2 inside the tunnel`, async () => {
+      api.reset();
+      const proxy = await start();
       try {
-        for (const w of ws) assert.equal(w.status, 200);
-        assert.deepEqual(
-          api.seen.map((s) => s.httpVersion),
-          ['2.0', '2.0'],
-        );
-        assert.equal(api.h2Conns().size, 1);
-        assert.equal(proxy.records.filter((r) => r.target === new URL(api.url).host).length, 1);
+        const kcp = writeKubeconfig(dir.path, { server: api.url, caData: pki.ca, token: TOKEN, proxyUrl: proxy.url, fileName: `proxied-${proxy.port}` });
+        const p = await launch(['--port=0', `--kubeconfig=${kcp}`]);
+        const ws = [await openStream({ url: p.url, path: WATCH }), await openStream({ url: p.url, path: FOLLOW })];
+        try {
+          for (const w of ws) assert.equal(w.status, 200);
+          assert.deepEqual(
+            api.seen.map((s) => s.httpVersion),
+            ['2.0', '2.0'],
+          );
+          assert.equal(api.h2Conns().size, 1);
+          assert.equal(proxy.records.filter((r) => r.port === api.port).length, 1);
+        } finally {
+          for (const w of ws) w.close();
+        }
       } finally {
-        for (const w of ws) w.close();
+        await proxy.close();
       }
-    } finally {
-      await proxy.close();
-    }
-  });
+    });
+  }
 });
 
 describe('HTTP/1.1 to the API server', () => {
