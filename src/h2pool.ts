@@ -272,11 +272,12 @@ export class H2Pool implements RequestDispatcher {
       this.pump();
       if (conn.active === 0) this.idle(conn);
     });
-    session.on('goaway', () => {
+    session.on('goaway', (code: number) => {
       // Streams in flight finish (node:http2 closes the session gracefully after them); new
       // requests go to another connection.
       conn.draining = true;
-      this.opts.onEvent?.(`GOAWAY from ${this.opts.origin}: new requests go to a new connection`);
+      this.opts.onEvent?.(`GOAWAY (${rstName(code)}) from ${this.opts.origin}: new requests go to a new connection`);
+      if (code !== 0) finishAfterGoaway(session);
       this.pump();
     });
     session.on('error', () => {
@@ -430,4 +431,25 @@ export class H2Pool implements RequestDispatcher {
     else if (stream.session?.destroyed !== false) r.handler.onError(new Error('unexpected EOF'));
     else r.handler.onError(new Error(`stream error: stream ID ${stream.id ?? '?'}; ${rstName(stream.rstCode)}; received from peer`));
   }
+}
+
+/**
+ * After a GOAWAY with an error code node:http2 destroys the session at once, failing every
+ * stream on it, also those the server has taken and goes on answering (an nghttp2 server sends
+ * GOAWAY INTERNAL_ERROR when a client resets streams faster than 1,000 plus 33 a second, as
+ * kproxy does when clients drop watches en masse). Go's transport lets those streams finish and
+ * retries the ones the server refused; so does kproxy: the destroy that follows this event
+ * becomes a graceful close. Streams the GOAWAY refused are retried (`ended`); the connection
+ * still ends when the server closes it.
+ */
+function finishAfterGoaway(session: ClientHttp2Session): void {
+  const own = session as unknown as { destroy?: (err?: Error, code?: number) => void };
+  const destroy = session.destroy;
+  own.destroy = (err, code) => {
+    delete own.destroy;
+    if ((err as (Error & { code?: string }) | undefined)?.code !== 'ERR_HTTP2_SESSION_ERROR') destroy.call(session, err, code);
+    else if (!session.closed) session.close();
+  };
+  // Back to node's own if it did not call it (a later version that closes gracefully itself).
+  setImmediate(() => delete own.destroy);
 }

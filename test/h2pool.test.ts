@@ -80,29 +80,34 @@ describe('HTTP/2 pool: connections', () => {
     for (const c of calls) c.abort();
   });
 
-  test('GOAWAY: new requests go to a new connection, streams in flight finish', async () => {
-    const a = await api();
-    const up = upstreamFor(a.url);
-    const old = new Call(up, AUTHZ, watchPath('old'));
-    assert.equal(await within(old.headers, 'old watch answered'), 200);
-    const conn = a.last(watchPath('old'))!.conn;
-    a.goaway(conn);
-    const fresh = new Call(up, AUTHZ, watchPath('new'));
-    assert.equal(await within(fresh.headers, 'new watch answered'), 200);
-    assert.notEqual(a.last(watchPath('new'))!.conn, conn);
-    assert.equal((await within(new Call(up, AUTHZ, LIST).ended, 'list after GOAWAY')).complete, true);
+  for (const [name, code] of [
+    ['NO_ERROR', 0],
+    ['INTERNAL_ERROR (an nghttp2 server limiting stream resets)', 2],
+  ] as const) {
+    test(`GOAWAY ${name}: new requests go to a new connection, streams in flight finish`, async () => {
+      const a = await api();
+      const up = upstreamFor(a.url);
+      const old = new Call(up, AUTHZ, watchPath('old'));
+      assert.equal(await within(old.headers, 'old watch answered'), 200);
+      const conn = a.last(watchPath('old'))!.conn;
+      a.goaway(conn, code);
+      const fresh = new Call(up, AUTHZ, watchPath('new'));
+      assert.equal(await within(fresh.headers, 'new watch answered'), 200);
+      assert.notEqual(a.last(watchPath('new'))!.conn, conn);
+      assert.equal((await within(new Call(up, AUTHZ, LIST).ended, 'list after GOAWAY')).complete, true);
 
-    a.emit('{"type":"ADDED","object":{"metadata":{"name":"both"}}}');
-    await old.waitFor('both');
-    await fresh.waitFor('both');
-    // The old stream ends normally, then its connection closes; the new one carries on.
-    a.endStreams((p) => p === watchPath('old'));
-    assert.deepEqual(await within(old.ended, 'old watch ended'), { complete: true });
-    await a.changed.until(`connection #${conn} closed`, () => a.closedConns.includes(conn), 10_000);
-    a.emit('{"type":"MODIFIED","object":{"metadata":{"name":"after"}}}');
-    await fresh.waitFor('after');
-    fresh.abort();
-  });
+      a.emit('{"type":"ADDED","object":{"metadata":{"name":"both"}}}');
+      await old.waitFor('both');
+      await fresh.waitFor('both');
+      // The old stream ends normally, then its connection closes; the new one carries on.
+      a.endStreams((p) => p === watchPath('old'));
+      assert.deepEqual(await within(old.ended, 'old watch ended'), { complete: true });
+      await a.changed.until(`connection #${conn} closed`, () => a.closedConns.includes(conn), 10_000);
+      a.emit('{"type":"MODIFIED","object":{"metadata":{"name":"after"}}}');
+      await fresh.waitFor('after');
+      fresh.abort();
+    });
+  }
 
   test('a black-holed connection: the PING goes unanswered and the watch ends with an error', async () => {
     const a = await api();

@@ -133,12 +133,15 @@ export class H2Api {
     for (const res of [...this.open]) if (!path || path(res.req.url)) res.end();
   }
 
-  /** GOAWAY (NO_ERROR) on connection `conn`: the streams it carries may finish, no new ones. */
-  goaway(conn: number): void {
+  /**
+   * GOAWAY on connection `conn` (NO_ERROR unless `code`, e.g. 2 INTERNAL_ERROR as nghttp2 sends
+   * it to a client that resets too many streams): the streams it carries may finish, no new ones.
+   */
+  goaway(conn: number, code = 0): void {
     const s = this.sessions.get(conn);
     if (!s) throw new Error(`no open connection #${conn}`);
     const last = Math.max(0, ...this.seen.filter((x) => x.conn === conn).map((x) => x.stream));
-    s.goaway(0, last);
+    s.goaway(code, last);
   }
 
   /** Tears every connection down, as an API server that dies does. */
