@@ -28,6 +28,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
   let gunzip: Gunzip | undefined;
   let resume: (() => void) | undefined;
   let finished = false;
+  /** Body bytes (or the end) went to the client: the headers went with them. */
+  let bodyStarted = false;
 
   const onClientGone = (): void => {
     if (!finished) {
@@ -52,8 +54,14 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
       resume = resumeFn;
       res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders, decoding));
       // A stream of unknown length (watch, log follow) must be visibly open before its first
-      // event, as Go flushes it; a sized body goes out with its headers in one write.
-      if (!decoding.sized) res.flushHeaders();
+      // event, as Go flushes it (from a timer that fires at once); a sized body goes out with its
+      // headers in one write. A turn of the event loop lets a first chunk that came with the
+      // headers go out in the same write.
+      if (!decoding.sized) {
+        setImmediate(() => {
+          if (!bodyStarted && !res.destroyed) res.flushHeaders();
+        });
+      }
       if (decoding.gzip) {
         gunzip = createGunzip();
         gunzip.on('data', (chunk: Buffer) => {
@@ -77,10 +85,12 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
       return true;
     },
     onData(chunk) {
+      bodyStarted = true;
       if (gunzip) return gunzip.write(chunk);
       return res.write(chunk);
     },
     onComplete(trailers) {
+      bodyStarted = true;
       if (decoding.trailers && trailers && trailers.length > 0) {
         const pairs: [string, string][] = [];
         for (let i = 0; i < trailers.length; i += 2) pairs.push([String(trailers[i]), String(trailers[i + 1])]);

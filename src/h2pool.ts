@@ -164,7 +164,10 @@ export class H2Pool implements RequestDispatcher {
     this.destroyed = this.closing = true;
     for (const r of this.queue.splice(0)) this.fail(r, new Error('the connection pool is closed'));
     const closed = this.conns.map((c) => new Promise<void>((resolve) => c.session.once('close', () => resolve())));
-    for (const c of this.conns) c.session.destroy();
+    for (const c of this.conns) {
+      c.draining = true;
+      c.session.destroy();
+    }
     await Promise.all(closed);
     this.drained?.();
   }
@@ -310,9 +313,11 @@ export class H2Pool implements RequestDispatcher {
           conn.lastReadAt = now;
           return;
         }
-        if (conn.pingTimer || now - conn.lastReadAt < period) return;
+        // Destroyed: its 'close' event, which stops this timer, may not have come yet.
+        if (conn.pingTimer || now - conn.lastReadAt < period || conn.session.destroyed) return;
         conn.pingTimer = setTimeout(() => {
           this.opts.onEvent?.(`no PING answer from ${this.opts.origin} within ${this.opts.pingTimeoutMs} ms: closing the connection`);
+          conn.draining = true;
           conn.session.destroy(new ConnectionLostError());
         }, this.opts.pingTimeoutMs);
         conn.pingTimer.unref();
