@@ -295,6 +295,10 @@ export async function main(argv: string[]): Promise<void> {
   // tier compiles llhttp on a worker thread with ~35 MB of scratch memory, of which glibc keeps
   // ~10 MB resident for good; `npm run bench` measured no throughput difference.
   setFlagsFromString('--liftoff-only');
+  // The young generation stays at its initial size instead of doubling under load (to 3 x 16 MB,
+  // which V8 keeps once grown): after storms of dropped watches RSS stayed ~20 MB lower, for a
+  // few more scavenges (BENCHMARKS.md). Read by V8 each time it would grow the space.
+  setFlagsFromString('--semi-space-growth-factor=1');
   // Client sockets and responses get the larger buffers too: fewer pause/resume turns per MiB.
   setDefaultHighWaterMark(false, STREAM_HWM);
   let running: Running;
