@@ -8,7 +8,7 @@ import { createGunzip, type Gunzip } from 'node:zlib';
 import { sendError } from './answers.js';
 import type { CredentialError } from './auth/credentials.js';
 import { describeUpstreamError } from './errors.js';
-import type { ResponseHandler } from './h2pool.js';
+import type { ResponseHandler } from './dispatcher.js';
 import { responseHeaders } from './headers.js';
 import * as log from './log.js';
 import { outgoingHeaders, withCredentials, type UpstreamRequestContext } from './outgoing.js';

@@ -8,38 +8,13 @@
 // this pool's requests to the HTTP/1.1 dispatcher from then on.
 //
 // node:http2 does the protocol; this module only decides which connection a request goes on.
-// Its interface is the small part of undici's Dispatcher that forward.ts uses, so the two pools
-// are interchangeable.
+// It is a RequestDispatcher (dispatcher.ts), as undici's Pool is, so forward.ts takes either.
 
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
-import type { Readable, Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { RequestDispatcher, RequestOptions, ResponseHandler } from './dispatcher.js';
 import { flatHeaders, h2RequestHeaders, rstName } from './h2rules.js';
-
-/** What forward.ts sends: undici's DispatchOptions, the part it uses. */
-export interface RequestOptions {
-  path: string;
-  method: string;
-  /** Flat name/value list, as outgoing.ts builds it. */
-  headers: string[];
-  body: Readable | null;
-}
-
-/** undici's (legacy) DispatchHandler, the part forward.ts implements. */
-export interface ResponseHandler {
-  onConnect(abort: (err?: Error) => void): void;
-  /** Return false to pause the body until `resume` is called. */
-  onHeaders(status: number, rawHeaders: (Buffer | string)[], resume: () => void, statusText: string): boolean;
-  /** Return false to pause the body until `resume` is called. */
-  onData(chunk: Buffer): boolean;
-  onComplete(trailers: (Buffer | string)[] | null): void;
-  onError(err: Error): void;
-}
-
-/** A pool forward.ts can send a request through: undici's Pool, or H2Pool. */
-export interface RequestDispatcher {
-  dispatch(opts: RequestOptions, handler: ResponseHandler): boolean;
-}
 
 export interface H2PoolOptions {
   /** `https://host:port`: the :scheme and :authority of every request. */
@@ -131,11 +106,6 @@ export class H2Pool implements RequestDispatcher {
   private drained: (() => void) | undefined;
 
   constructor(private readonly opts: H2PoolOptions) {}
-
-  /** Connections open now, and streams they carry (for tests and the benchmark). */
-  stats(): { connections: number; streams: number; queued: number; http1: boolean } {
-    return { connections: this.conns.length, streams: this.conns.reduce((a, c) => a + c.active, 0), queued: this.queue.length, http1: this.fallback !== undefined };
-  }
 
   dispatch(opts: RequestOptions, handler: ResponseHandler): boolean {
     if (this.fallback) return this.fallback.dispatch(opts, handler);

@@ -1,7 +1,7 @@
 // One request sent straight through an upstream pool (upstream.poolFor(...).dispatch), recorded as
 // forward.ts would see it: status, headers, body as it streams, and how it ended.
 
-import type { ResponseHandler } from '../../src/h2pool.js';
+import type { ResponseHandler } from '../../src/dispatcher.js';
 import type { Upstream } from '../../src/upstream.js';
 import { within } from './proc.js';
 
