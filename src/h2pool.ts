@@ -248,9 +248,9 @@ export class H2Pool implements RequestDispatcher {
     session.on('goaway', (code: number) => {
       // Streams in flight finish (node:http2 closes the session gracefully after them); new
       // requests go to another connection.
-      conn.draining = true;
       this.opts.onEvent?.(`GOAWAY (${rstName(code)}) from ${this.opts.origin}: new requests go to a new connection`);
       if (code !== 0) finishAfterGoaway(session);
+      this.retire(conn);
       this.pump();
     });
     session.on('error', () => {
@@ -320,10 +320,16 @@ export class H2Pool implements RequestDispatcher {
     conn.idleTimer.unref();
   }
 
+  /** No new streams on `conn`; once it carries none, it is closed. */
   private retire(conn: Conn): void {
     conn.draining = true;
     clearTimeout(conn.idleTimer);
+    if (conn.active > 0) return;
     if (!conn.session.closed) conn.session.close();
+    // Nothing is left on it. node:http2 can leave a session whose server sent GOAWAY with an
+    // error destroyed but never closed, the connection open at both ends (seen after storms of
+    // dropped watches): the socket goes too.
+    setImmediate(() => conn.socket.destroy());
   }
 
   private start(conn: Conn, r: Request): void {
@@ -375,7 +381,10 @@ export class H2Pool implements RequestDispatcher {
     stream.once('close', () => {
       conn.active--;
       if (!r.done) this.ended(r, stream);
-      if (conn.active === 0 && !conn.draining) this.idle(conn);
+      if (conn.active === 0) {
+        if (conn.draining) this.retire(conn);
+        else this.idle(conn);
+      }
       this.pump();
     });
     if (opts.body) {
