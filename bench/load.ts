@@ -72,6 +72,8 @@ export interface LoopSpec {
   concurrency: number;
   warmupMs: number;
   durationMs: number;
+  /** Called as the measured window opens and closes (run.ts reads the proxy's CPU there). */
+  onWindow?: (phase: 'start' | 'end') => void;
 }
 
 export interface LoopResult {
@@ -87,8 +89,13 @@ export interface LoopResult {
   errors: number;
   /** Status codes other than 2xx, by code. */
   badStatus: Record<string, number>;
-  /** CPU of the proxy during the run (warm-up included), in % of one core; set by run.ts. */
+  /** CPU of the proxy's process tree inside the window, in % of one core; set by run.ts. */
   cpuPct?: number;
+  /** The proxy's CPU inside the window per request (µs) and per MB of body (ms); set by run.ts. */
+  cpuUsPerReq?: number;
+  cpuMsPerMB?: number;
+  /** Bytes counted in the window (the MB/s numerator). */
+  bytes: number;
   firstError?: string;
 }
 
@@ -131,6 +138,7 @@ export function closedLoop(t: Target, spec: LoopSpec): Promise<LoopResult> {
         mbps: bytes / secs / 1e6,
         p50us: percentile(sorted, 50),
         p99us: percentile(sorted, 99),
+        bytes,
         errors,
         badStatus,
         firstError,
@@ -191,11 +199,13 @@ export function closedLoop(t: Target, spec: LoopSpec): Promise<LoopResult> {
 
     for (let i = 0; i < spec.concurrency; i++) issue();
     setTimeout(() => {
+      spec.onWindow?.('start');
       inWindow = true;
       windowStart = performance.now();
       setTimeout(() => {
         inWindow = false;
         windowEnd = performance.now();
+        spec.onWindow?.('end');
         stopping = true;
       }, spec.durationMs);
     }, spec.warmupMs);
@@ -215,6 +225,8 @@ export interface WatchSet {
   record(on: boolean): void;
   /** Event delays (ms) recorded so far, and events seen in total. */
   delays(): Samples;
+  /** Per watch: request dispatched → its first event received (ms). */
+  firstEvents(): Samples;
   events(): number;
   close(): Promise<void>;
 }
@@ -227,6 +239,7 @@ export async function openWatches(t: Target, path: string, count: number, openCo
   const pool = makePool(t, count);
   const controllers = new Set<Abort>();
   const delays = new Samples();
+  const firstEvents = new Samples();
   let recording = false;
   let opened = 0;
   let openNow = 0;
@@ -235,15 +248,18 @@ export async function openWatches(t: Target, path: string, count: number, openCo
   let firstError: string | undefined;
   let closing = false;
 
-  const scan = (buf: Buffer, now: bigint): void => {
+  /** Counts the events in `buf`; returns how many. */
+  const scan = (buf: Buffer, now: bigint): number => {
     let at = 0;
+    let n = 0;
     for (;;) {
       const i = buf.indexOf(MARK, at);
-      if (i < 0) return;
+      if (i < 0) return n;
       const s = i + MARK.length;
       const e = buf.indexOf(0x22, s);
-      if (e < 0) return;
+      if (e < 0) return n;
       events++;
+      n++;
       if (recording) delays.push(Number(now - BigInt(buf.toString('latin1', s, e))) / 1e6);
       at = e;
     }
@@ -252,6 +268,8 @@ export async function openWatches(t: Target, path: string, count: number, openCo
   const start = (onOpen: () => void): void => {
     let tail: Buffer | undefined;
     let isOpen = false;
+    const sent = process.hrtime.bigint();
+    let first = true;
     let abort: Abort | undefined;
     const handler: Dispatcher.DispatchHandler = {
       onConnect(a) {
@@ -280,7 +298,10 @@ export async function openWatches(t: Target, path: string, count: number, openCo
           tail = buf;
           return true;
         }
-        scan(nl === buf.length - 1 ? buf : buf.subarray(0, nl + 1), now);
+        if (scan(nl === buf.length - 1 ? buf : buf.subarray(0, nl + 1), now) > 0 && first) {
+          first = false;
+          firstEvents.push(Number(now - sent) / 1e6);
+        }
         tail = nl === buf.length - 1 ? undefined : Buffer.from(buf.subarray(nl + 1));
         return true;
       },
@@ -337,6 +358,7 @@ export async function openWatches(t: Target, path: string, count: number, openCo
       recording = on;
     },
     delays: () => delays,
+    firstEvents: () => firstEvents,
     events: () => events,
     async close() {
       closing = true;

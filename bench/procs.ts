@@ -270,6 +270,33 @@ export function machineCpu(): { busy: number; total: number } {
 /** Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 export const CLK_TCK = 100;
 
+/**
+ * CPU clock ticks of `pid` and every live descendant (utime + stime), plus what reaped
+ * children used: the proxy's whole process tree (an exec credential plugin, kubectl's threads).
+ */
+export function treeCpu(pid: number): number {
+  const kids = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const text = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = kids.get(ppid) ?? [];
+      list.push(Number(d));
+      kids.set(ppid, list);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const walk = (p: number): void => {
+    total += processCpu(p, true);
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  walk(pid);
+  return total;
+}
+
 /** CPU clock ticks of `pid` (utime + stime), plus its reaped children's when `children`. */
 export function processCpu(pid: number | 'self', children = false): number {
   try {

@@ -69,7 +69,8 @@ type Res = ServerResponse | Http2ServerResponse;
 
 const GZIP_THRESHOLD = 128 * 1024;
 const IDLE_TIMEOUT_MS = 90_000;
-const H2_STREAMS = 250;
+/** SETTINGS_MAX_CONCURRENT_STREAMS, as kube-apiserver. */
+export const H2_STREAMS = 250;
 
 // ---- bodies ---------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Dispatcher } from 'undici';
+import type { ResponseHandler } from './dispatcher.js';
 import { METHOD_NOT_ALLOWED, NOT_FOUND, plainAnswer, writeAnswer } from './answers.js';
 import { describeUpstreamError, oneLine } from './errors.js';
 import { joinHostPort } from './hostport.js';
@@ -75,7 +75,7 @@ export function probeReady(t: ReadyTarget, timeoutMs: number): Promise<{ ok: boo
     }, timeoutMs);
     timer.unref();
     const path = (t.serverPath ?? '') + '/readyz';
-    const handler: Dispatcher.DispatchHandler = {
+    const handler: ResponseHandler = {
       onConnect(a) {
         abort = a;
         if (done) a(new Error('readiness timeout'));
@@ -99,7 +99,7 @@ export function probeReady(t: ReadyTarget, timeoutMs: number): Promise<{ ok: boo
       t.ctx,
       out,
       () => {
-        if (!done) t.ctx.upstream.poolFor('GET', path).dispatch({ path, method: 'GET', headers: out.headers }, handler);
+        if (!done) t.ctx.upstream.poolFor('GET', path).dispatch({ path, method: 'GET', headers: out.headers, body: null }, handler);
       },
       (err) => finish(false, err.message),
     );

@@ -50,6 +50,8 @@ export function normalizeArgv(argv: string[]): string[] {
     const eq = a.indexOf('=');
     if (a.startsWith('--') && eq > 0 && BOOL_FLAGS.has(a.slice(0, eq))) {
       if (parseGoBool(a.slice(0, eq), a.slice(eq + 1))) out.push(a.slice(0, eq));
+      // The one flag whose default is true.
+      else if (a.slice(0, eq) === '--upstream-http2') out.push('--no-upstream-http2');
       continue;
     }
     out.push(a);
@@ -112,6 +114,8 @@ function buildCommand(): Command {
     .option('--access-log <file>', '', '')
     .option('--access-log-format <format>', '', 'text')
     .option('--upstream-http2')
+    // Its default is true: --upstream-http2=false arrives as this (normalizeArgv).
+    .addOption(new Option('--no-upstream-http2').hideHelp())
     .option('--allow-origins <origins>', '', '')
     .option('--auth-token <auto|file>', '', '')
     .option('--read-only')
@@ -194,7 +198,7 @@ export function parseArgs(argv: string[]): ParseResult {
     output: oneOf('--output', str('output')!, CHOICES['--output']),
     accessLog: str('accessLog')!,
     accessLogFormat: oneOf('--access-log-format', str('accessLogFormat')!, CHOICES['--access-log-format']),
-    upstreamHttp2: o.upstreamHttp2 === true,
+    upstreamHttp2: o.upstreamHttp2 !== false,
     allowOrigins: [...parseAllowOrigins(str('allowOrigins')!).allowOrigins],
     authToken: str('authToken')!,
     readOnly: o.readOnly === true,
@@ -290,6 +294,10 @@ export async function main(argv: string[]): Promise<void> {
   // tier compiles llhttp on a worker thread with ~35 MB of scratch memory, of which glibc keeps
   // ~10 MB resident for good; `npm run bench` measured no throughput difference.
   setFlagsFromString('--liftoff-only');
+  // The young generation stays at its initial size instead of doubling under load (to 3 x 16 MB,
+  // which V8 keeps once grown): after storms of dropped watches RSS stayed ~20 MB lower, for a
+  // few more scavenges (BENCHMARKS.md). Read by V8 each time it would grow the space.
+  setFlagsFromString('--semi-space-growth-factor=1');
   // Client sockets and responses get the larger buffers too: fewer pause/resume turns per MiB.
   setDefaultHighWaterMark(false, STREAM_HWM);
   let running: Running;

@@ -190,7 +190,8 @@ export function flagKinds(cmd: FlagSource, repeatable: ReadonlySet<string>): Map
   const out = new Map<string, FlagKind>();
   for (const o of cmd.options) {
     const name = o.long?.slice(2);
-    if (name === undefined || name === 'help' || name === 'version' || name === 'config') continue;
+    // `--no-x` only spells `--x=false` on the command line; the file says `x: false`.
+    if (name === undefined || name === 'help' || name === 'version' || name === 'config' || name.startsWith('no-')) continue;
     out.set(name, repeatable.has(name) ? 'list' : o.required || o.optional ? 'string' : 'boolean');
   }
   return out;

@@ -4,7 +4,6 @@
 
 import { createCredentials, type Credentials } from './auth/credentials.js';
 import type { ResolvedConfig } from './kubeconfig/types.js';
-import * as log from './log.js';
 import type { UpstreamRequestContext } from './outgoing.js';
 import { createUpstream, type Upstream } from './upstream.js';
 import { VERSION } from './version.js';
@@ -46,8 +45,6 @@ export interface DestinationOptions {
 
 export function openDestination(cfg: ResolvedConfig, opts: DestinationOptions): Destination {
   const upstream = createUpstream(cfg, { env: opts.env, http2: opts.http2 });
-  const where = opts.label !== undefined ? ` (context ${JSON.stringify(opts.label)})` : '';
-  if (opts.http2 && !upstream.isTLS) log.warn(`--upstream-http2 ignored: ${upstream.origin} is not https${where}`);
   let credentials: Credentials;
   try {
     // Exec plugins run on the first request; a certificate they return replaces the pool.
@@ -74,17 +71,12 @@ export function openDestination(cfg: ResolvedConfig, opts: DestinationOptions): 
     credentials,
     ctx,
     close,
-    connections() {
-      const out = [{ protocol: 'http/1.1', count: upstream.poolFor('GET', '/').stats.connected }];
-      if (opts.http2 && upstream.isTLS) out.push({ protocol: 'h2', count: upstream.poolFor('GET', '/?watch=true').stats.connected });
-      return out;
-    },
+    connections: () => upstream.connections(),
     retire(graceMs = RETIRE_GRACE_MS) {
-      retired ??= new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()).then(() => {
-        // A pool's close() waits for the requests it carries; the watch pool exists only with
-        // --upstream-http2. Asking for a pool makes it if absent, which opens no connection.
-        const pools = new Set([upstream.poolFor('GET', '/'), upstream.poolFor('GET', '/?watch=true')]);
-        return Promise.all([...pools].map((p) => p.close().catch(() => {}))).then(close);
+      retired ??= new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()).then(async () => {
+        // The pools close once the requests they carry are done; then the credentials.
+        await upstream.drain();
+        credentials.close();
       });
       return retired;
     },

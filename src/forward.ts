@@ -1,14 +1,14 @@
 // Ordinary (non-upgrade) requests: the client's request is streamed to the API server through
-// the shared keep-alive pool and the answer streamed back, chunk by chunk with backpressure.
+// the shared pool (HTTP/2 or HTTP/1.1, see upstream.ts) and the answer streamed back, chunk by chunk with backpressure.
 // The steps, in order: request headers and credentials (outgoing.ts) → dispatch → response
 // headers (headers.ts) → body, gunzipped when kproxy asked for gzip → trailers.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, type Gunzip } from 'node:zlib';
-import type { Dispatcher } from 'undici';
 import { sendError } from './answers.js';
 import type { CredentialError } from './auth/credentials.js';
 import { describeUpstreamError } from './errors.js';
+import type { ResponseHandler } from './dispatcher.js';
 import { responseHeaders } from './headers.js';
 import * as log from './log.js';
 import { outgoingHeaders, withCredentials, type UpstreamRequestContext } from './outgoing.js';
@@ -28,6 +28,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
   let gunzip: Gunzip | undefined;
   let resume: (() => void) | undefined;
   let finished = false;
+  /** Body bytes (or the end) went to the client: the headers went with them. */
+  let bodyStarted = false;
 
   const onClientGone = (): void => {
     if (!finished) {
@@ -38,7 +40,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
   };
   res.on('close', onClientGone);
 
-  const handler: Dispatcher.DispatchHandler = {
+  const handler: ResponseHandler = {
     onConnect(abortFn) {
       abort = abortFn;
       if (finished) abortFn(new Error('client disconnected'));
@@ -50,10 +52,16 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
       // With no Authorization added (a client certificate alone) the certificate was refused.
       if (statusCode === 401 && out.needsAuth) ctx.credentials.rejected(usedAuth);
       resume = resumeFn;
-      res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders as Buffer[], decoding));
+      res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders, decoding));
       // A stream of unknown length (watch, log follow) must be visibly open before its first
-      // event, as Go flushes it; a sized body goes out with its headers in one write.
-      if (!decoding.sized) res.flushHeaders();
+      // event, as Go flushes it (from a timer that fires at once); a sized body goes out with its
+      // headers in one write. A turn of the event loop lets a first chunk that came with the
+      // headers go out in the same write.
+      if (!decoding.sized) {
+        setImmediate(() => {
+          if (!bodyStarted && !res.destroyed) res.flushHeaders();
+        });
+      }
       if (decoding.gzip) {
         gunzip = createGunzip();
         gunzip.on('data', (chunk: Buffer) => {
@@ -77,10 +85,12 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
       return true;
     },
     onData(chunk) {
+      bodyStarted = true;
       if (gunzip) return gunzip.write(chunk);
       return res.write(chunk);
     },
     onComplete(trailers) {
+      bodyStarted = true;
       if (decoding.trailers && trailers && trailers.length > 0) {
         const pairs: [string, string][] = [];
         for (let i = 0; i < trailers.length; i += 2) pairs.push([String(trailers[i]), String(trailers[i + 1])]);
@@ -118,7 +128,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: strin
       ctx.upstream.poolFor(req.method, target).dispatch(
         {
           path: target,
-          method: req.method as Dispatcher.HttpMethod,
+          method: req.method!,
           headers: out.headers,
           body: hasBody(req) ? req : null,
         },

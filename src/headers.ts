@@ -48,9 +48,12 @@ export interface ResponseState {
 }
 
 /** Response headers minus hop-by-hop ones, kept as a flat list so repeats survive. */
-export function responseHeaders(raw: Buffer[], state: ResponseState): string[] {
+export function responseHeaders(raw: readonly (Buffer | string)[], state: ResponseState): string[] {
   const strs: string[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) strs[i] = raw[i]!.toString('latin1');
+  for (let i = 0; i < raw.length; i++) {
+    const h = raw[i]!;
+    strs[i] = typeof h === 'string' ? h : h.toString('latin1');
+  }
   const listed = connectionTokens(strs);
   let gzip = false;
   let sized = false;

@@ -84,9 +84,10 @@ kproxy's own options:
     --access-log-format=text|json
                               text: time method "path" status bytes duration decision "rule";
                               json: the same fields as one object per line.
-    --upstream-http2=false    If true, watches and log follows share multiplexed HTTP/2
-                              connections to an https API server (100 streams each), as kubectl
-                              does; other requests keep HTTP/1.1 keep-alive connections.
+    --upstream-http2=true     HTTP/2 to an https API server that offers it (ALPN), as kubectl:
+                              watches and log follows share multiplexed connections. false (or
+                              DISABLE_HTTP2=1) forces HTTP/1.1. HTTP2_READ_IDLE_TIMEOUT_SECONDS
+                              (30, 0 = off) and HTTP2_PING_TIMEOUT_SECONDS (15) find dead ones.
     --allow-origins=ORIGINS   Comma-separated origins (http://localhost:3000) whose web pages may
                               use the proxy. Browser requests from any other origin (WebSockets,
                               form posts, fetches) are refused with 403; non-browser clients and

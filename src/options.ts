@@ -112,7 +112,7 @@ export interface ProxyFlags {
   output: 'text' | 'json';
   accessLog: string;
   accessLogFormat: AccessLogFormat;
-  /** --upstream-http2: watches and follows multiplexed over HTTP/2. */
+  /** --upstream-http2 (default true): HTTP/2 to the API server when it offers it. */
   upstreamHttp2: boolean;
   /** --allow-origins, each serialized as URL#origin. */
   allowOrigins: readonly string[];

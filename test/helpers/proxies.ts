@@ -332,12 +332,15 @@ export async function startSocksProxy(opts: ProxyOptions = {}): Promise<TestProx
 export interface Forwarder {
   readonly port: number;
   readonly connections: number;
+  /** Stops moving bytes on every open connection, both ways, and keeps them open: a network that drops everything. */
+  blackhole(): void;
   close(): Promise<void>;
 }
 
 /** Listens on `host` (for example `::1`) and pipes every connection to 127.0.0.1:`targetPort`. */
 export async function startTcpForwarder(host: string, targetPort: number): Promise<Forwarder> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   let connections = 0;
   const server = net.createServer((c) => {
     connections++;
@@ -352,6 +355,9 @@ export async function startTcpForwarder(host: string, targetPort: number): Promi
     }
     c.pipe(u);
     u.pipe(c);
+    const pair: [Socket, Socket] = [c, u];
+    pairs.add(pair);
+    c.once('close', () => pairs.delete(pair));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -361,6 +367,14 @@ export async function startTcpForwarder(host: string, targetPort: number): Promi
     port: (server.address() as AddressInfo).port,
     get connections() {
       return connections;
+    },
+    blackhole() {
+      for (const [c, u] of pairs) {
+        c.unpipe(u);
+        u.unpipe(c);
+        c.pause();
+        u.pause();
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {
