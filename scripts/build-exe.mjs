@@ -21,7 +21,14 @@ mkdirSync(work, { recursive: true });
 
 // What src/ loads with createRequire(import.meta.url): an SEA's require() knows only Node's
 // built-in modules, so these are imported statically and handed out by a stand-in createRequire.
-const RUNTIME_MODULES = ['re2-wasm/build/wasm/re2.js', 'undici/lib/dispatcher/pool.js', 'send', 'socks'];
+const RUNTIME_MODULES = [
+  're2-wasm/build/wasm/re2.js',
+  'undici/lib/dispatcher/pool.js',
+  'undici/lib/dispatcher/client.js',
+  'undici/lib/core/connect.js',
+  'send',
+  'socks',
+];
 const WASM_ASSET = 're2.wasm';
 
 const seaModule = {

@@ -68,3 +68,13 @@ test(`architecture: no module in src/ is over ${MAX_LINES} lines`, () => {
     .filter(([, n]) => n > MAX_LINES);
   assert.deepEqual(long, []);
 });
+
+test('architecture: every module src/ loads at run time is bundled into the single executable', () => {
+  const exeScript = readFileSync(join(SRC, '..', 'scripts', 'build-exe.mjs'), 'utf8');
+  const loaded = new Set<string>();
+  for (const file of sources(SRC)) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/createRequire\(import\.meta\.url\)\('([^']+)'\)/g)) loaded.add(m[1]!);
+  }
+  assert.ok(loaded.has('send'), 'the scan finds the createRequire calls');
+  assert.deepEqual([...loaded].filter((id) => !exeScript.includes(`'${id}'`)), []);
+});
