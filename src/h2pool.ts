@@ -258,8 +258,10 @@ export class H2Pool implements RequestDispatcher {
       this.retire(conn);
       this.pump();
     });
-    session.on('error', () => {
+    let failure: Error | undefined;
+    session.on('error', (err: Error) => {
       // Each stream reports it; the session closes.
+      failure = err;
     });
     session.once('close', () => {
       conn.draining = true;
@@ -268,6 +270,11 @@ export class H2Pool implements RequestDispatcher {
       clearTimeout(conn.idleTimer);
       const i = this.conns.indexOf(conn);
       if (i >= 0) this.conns.splice(i, 1);
+      // Gone before its SETTINGS: the requests waiting for it fail, as for a failed dial, rather
+      // than dialling again and again.
+      if (conn.maxStreams === 0 && this.dialing === 0 && !this.conns.some((c) => !c.draining)) {
+        for (const r of this.queue.splice(0)) this.fail(r, failure ?? new Error('unexpected EOF'));
+      }
       this.pump();
     });
     if (this.opts.readIdleMs > 0) this.watchHealth(conn);

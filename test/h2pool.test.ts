@@ -6,7 +6,10 @@
 // No timing assertions: every wait is on an event, with a safety timeout.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import tls from 'node:tls';
 import { loadResolvedConfig } from '../src/kubeconfig/load.js';
 import { createUpstream, type Upstream, type UpstreamOptions } from '../src/upstream.js';
 import { Call } from './helpers/dispatch.js';
@@ -128,6 +131,26 @@ describe('HTTP/2 pool: connections', () => {
       again.abort();
     } finally {
       await fwd.close();
+    }
+  });
+
+  test('a server that picks h2 and hangs up before its SETTINGS: the request fails, no redial loop', async () => {
+    let connections = 0;
+    const server = tls.createServer({ key: pki.server.key, cert: pki.server.cert, ALPNProtocols: ['h2'] }, (s) => {
+      connections++;
+      s.destroy();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const up = upstreamFor(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      const w = new Call(up, AUTHZ, watchPath('hangup'));
+      const end = await within(w.ended, 'the request failed');
+      assert.equal(end.complete, false);
+      assert.ok(end.error);
+      assert.equal(connections, 1);
+    } finally {
+      server.close();
     }
   });
 
