@@ -108,9 +108,7 @@ export class H2Pool implements RequestDispatcher {
   constructor(private readonly opts: H2PoolOptions) {}
 
   /** Connections open now (metrics). */
-  get connectionCount(): number {
-    return this.conns.length;
-  }
+  get connectionCount(): number { return this.conns.length; }
 
   dispatch(opts: RequestOptions, handler: ResponseHandler): boolean {
     if (this.fallback) return this.fallback.dispatch(opts, handler);
